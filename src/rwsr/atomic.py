@@ -1,0 +1,52 @@
+"""Atomic file output: write to a temporary file in the target directory, fsync, then rename.
+
+A reader (or a crash) never sees a half-written file, and an existing file is only replaced
+when the caller says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from rwsr.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it is renamed onto `target`.
+
+    The temporary name keeps the target's suffix so that libraries choosing a format by
+    extension (OpenCV, safetensors, PIL) still work. On error the temporary file is removed
+    and `target` is untouched.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise InputError(f"{target}: already exists; pass --overwrite to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes, *, overwrite: bool = False) -> None:
+    """Write `data` to `target` atomically."""
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(target: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
+    """Write `text` (UTF-8) to `target` atomically."""
+    write_bytes_atomic(target, text.encode("utf-8"), overwrite=overwrite)

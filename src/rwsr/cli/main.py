@@ -1,0 +1,22 @@
+"""The `rwsr` command. Each subcommand lives in its own module and is registered here
+explicitly (no import-time registry); heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import typer
+
+from rwsr.cli import convert, info
+
+app = typer.Typer(
+    name="rwsr",
+    help="Real-world image super-resolution by exclusionary dual-learning (RWSR-EDL).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("info")(info.info)
+app.add_typer(convert.app, name="convert")
+
+
+def main() -> None:
+    app(prog_name="rwsr")
