@@ -15,6 +15,16 @@ from pathlib import Path
 from rwsr.errors import InputError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe.
+_NEW_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it is renamed onto `target`.
@@ -36,17 +46,23 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = False) -> I
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp creates 0600 files; give the result the mode a normal open() would.
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else _NEW_FILE_MODE)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def write_bytes_atomic(target: str | os.PathLike[str], data: bytes, *, overwrite: bool = False) -> None:
+def write_bytes_atomic(
+    target: str | os.PathLike[str], data: bytes, *, overwrite: bool = False
+) -> None:
     """Write `data` to `target` atomically."""
     with atomic_path(target, overwrite=overwrite) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text_atomic(target: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
+def write_text_atomic(
+    target: str | os.PathLike[str], text: str, *, overwrite: bool = False
+) -> None:
     """Write `text` (UTF-8) to `target` atomically."""
     write_bytes_atomic(target, text.encode("utf-8"), overwrite=overwrite)

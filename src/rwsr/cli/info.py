@@ -1,0 +1,56 @@
+"""`rwsr info ARCH_OR_FILE`: what a built-in architecture or a checkpoint file holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rwsr.cli.common import reports_errors
+
+
+@reports_errors
+def info(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in architecture name (e.g. rwsr-edl-x4) or a checkpoint file."
+        ),
+    ],
+    scale: Annotated[
+        int | None, typer.Option(help="Scale of a foreign x3 checkpoint (x2 and x3 share shapes).")
+    ] = None,
+) -> None:
+    """Print architecture, variant, scale, sizes, parameter count and dtype."""
+    from rwsr.models.catalog import (
+        BUILTIN_ARCHITECTURES,
+        architecture_config,
+        build_model,
+        describe,
+    )
+    from rwsr.models.checkpoint import load_model
+
+    rows: dict[str, object]
+    looks_like_file = Path(target).exists() or Path(target).suffix != "" or "/" in target
+    if target in BUILTIN_ARCHITECTURES or not looks_like_file:
+        config = architecture_config(target)
+        model = build_model(config)
+        rows = {"name": target, **describe(config), "dtype": "float32 (built-in)"}
+    else:
+        loaded = load_model(target, scale=scale)
+        model, config = loaded.model, loaded.config
+        rows = {
+            "file": target,
+            "layout": loaded.layout,
+            **describe(config),
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "tensors": loaded.report.summary(),
+        }
+        rows.update(
+            {f"meta.{k}": v for k, v in loaded.metadata.items() if k not in ("config", "format")}
+        )
+    rows["parameters"] = f"{sum(p.numel() for p in model.parameters()):,}"
+    width = max(len(key) for key in rows)
+    for key, value in rows.items():
+        typer.echo(f"{key + ':':<{width + 1}} {value}")

@@ -1,0 +1,104 @@
+"""Built-in architecture names and the one place that turns a config into a module.
+
+An explicit table, no import-time registry: `architecture_config("rwsr-edl-x4")` gives the
+config, `build_model(config)` the nn.Module.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter, ValidationError
+from torch import nn
+
+from rwsr.errors import ConfigError
+from rwsr.models.discriminators import VGG128, PatchGAN, PatchGANConfig, VGG128Config
+from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
+
+ModelConfig = Annotated[
+    RRDBNetConfig | RWSREDLConfig | PatchGANConfig | VGG128Config, Field(discriminator="arch")
+]
+_CONFIG_ADAPTER: TypeAdapter[ModelConfig] = TypeAdapter(ModelConfig)
+
+_OFFICIAL_HEAD = EDLHeadConfig(variant="official")
+
+BUILTIN_ARCHITECTURES: dict[str, ModelConfig] = {
+    "rrdbnet-x4": RRDBNetConfig(scale=4),
+    "rrdbnet-x3": RRDBNetConfig(scale=3),
+    "rrdbnet-x2": RRDBNetConfig(scale=2),
+    "rrdbnet-x1": RRDBNetConfig(scale=1),
+    "rwsr-edl-x4": RWSREDLConfig(rrdb=RRDBNetConfig(scale=4)),
+    "rwsr-edl-x3": RWSREDLConfig(rrdb=RRDBNetConfig(scale=3)),
+    "rwsr-edl-x2": RWSREDLConfig(rrdb=RRDBNetConfig(scale=2)),
+    "rwsr-edl-x1": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1)),
+    "rwsr-edl-official-x4": RWSREDLConfig(rrdb=RRDBNetConfig(scale=4), head=_OFFICIAL_HEAD),
+    "rwsr-edl-official-x1": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1), head=_OFFICIAL_HEAD),
+    "patchgan": PatchGANConfig(),
+    "vgg128": VGG128Config(),
+}
+
+
+def architecture_config(name: str) -> ModelConfig:
+    """Config of a built-in architecture; an unknown name lists the valid ones."""
+    try:
+        return BUILTIN_ARCHITECTURES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, BUILTIN_ARCHITECTURES, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"Unknown architecture '{name}'.{hint} Built-in: {', '.join(BUILTIN_ARCHITECTURES)}"
+        ) from None
+
+
+def parse_model_config(text: str) -> ModelConfig:
+    """Config from its JSON form (as stored in checkpoint metadata)."""
+    try:
+        return _CONFIG_ADAPTER.validate_json(text)
+    except ValidationError as error:
+        raise ConfigError(f"Invalid model config: {error}") from None
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    if isinstance(config, RRDBNetConfig):
+        return RRDBNet(config)
+    if isinstance(config, RWSREDLConfig):
+        return RWSREDL(config)
+    if isinstance(config, PatchGANConfig):
+        return PatchGAN(config)
+    if isinstance(config, VGG128Config):
+        return VGG128(config)
+    raise TypeError(f"Expected a model config, but got {type(config).__name__}")
+
+
+def generator_scale(config: ModelConfig) -> int:
+    """Output/input size ratio of a generator config."""
+    if isinstance(config, RWSREDLConfig):
+        return config.rrdb.scale
+    if isinstance(config, RRDBNetConfig):
+        return config.scale
+    raise ConfigError(f"'{config.arch}' is a discriminator, not a generator")
+
+
+def describe(config: ModelConfig) -> dict[str, object]:
+    """Human-facing summary used by `rwsr info` (architecture, variant, sizes)."""
+    if isinstance(config, RWSREDLConfig):
+        rrdb = config.rrdb
+        return {
+            "architecture": "rwsr-edl",
+            "variant": f"{config.head.variant} head ({config.head.init} init)",
+            "scale": rrdb.scale,
+            "nb/nf/gc": f"{rrdb.nb}/{rrdb.nf}/{rrdb.gc}",
+        }
+    if isinstance(config, RRDBNetConfig):
+        variant = (
+            "plain" if config.input_unshuffle == 1 else f"pixel-unshuffle {config.input_unshuffle}"
+        )
+        return {
+            "architecture": "rrdbnet",
+            "variant": variant,
+            "scale": config.scale,
+            "nb/nf/gc": f"{config.nb}/{config.nf}/{config.gc}",
+        }
+    return {"architecture": config.arch, "variant": "discriminator", "nf": config.nf}

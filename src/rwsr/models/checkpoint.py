@@ -1,0 +1,401 @@
+"""Reading and writing generator/discriminator weights.
+
+rwsr's own format is safetensors with the model config (JSON) in the file's metadata, so a
+file alone rebuilds the model. Foreign checkpoints are recognised by their key sets (see
+LAYOUTS), converted to rwsr's parameter names, and their sizes read from tensor shapes:
+
+- rwsr / BasicSR / Real-ESRGAN: conv_first, body.N.rdbK.convJ, conv_body, conv_up1/2, conv_hr,
+  conv_last (Real-ESRGAN x2/x1: conv_first has 12/48 input channels, pixel-unshuffle input);
+  weights under `params_ema` (preferred) or `params`; RWSR-EDL adds `rrdb.` / `head.` prefixes.
+- Real-SR / official RWSR-EDL code: RRDB_trunk.N.RDBK.convJ, trunk_conv, upconv1/2, HRconv,
+  plus branch1/branch2/sm/tail_conv1/tail_conv2 for the official head.
+- old ESRGAN: model.0, model.1.sub.N.RDBK.convJ.0, model.1.sub.NB (trunk conv), model.3/6/8/10.
+- DataParallel/DDP `module.` and torch.compile `_orig_mod.` prefixes anywhere.
+
+Pickled files (.pth/.pt/.ckpt) load only through torch.load(weights_only=True): a pickle that
+carries code is refused. A partial match is never loaded silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from rwsr.atomic import atomic_path
+from rwsr.errors import CheckpointError
+from rwsr.models.catalog import ModelConfig, build_model, parse_model_config
+from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.rrdbnet import RRDBNetConfig
+
+FORMAT_NAME = "rwsr"
+FORMAT_VERSION = "1"
+PICKLE_SUFFIXES = frozenset({".pth", ".pt", ".ckpt", ".bin"})
+# Containers that hold the weights, in order of preference (EMA weights are the better ones).
+STATE_CONTAINER_KEYS = (
+    "params_ema",
+    "params",
+    "state_dict",
+    "model_state_dict",
+    "model",
+    "generator",
+)
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """What a load matched: parameter names loaded, missing from the file, or left unused."""
+
+    loaded: tuple[str, ...]
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.unexpected
+
+    def summary(self, limit: int = 8) -> str:
+        def names(keys: tuple[str, ...]) -> str:
+            shown = ", ".join(keys[:limit])
+            return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+        parts = [f"loaded {len(self.loaded)}"]
+        if self.missing:
+            parts.append(f"missing {len(self.missing)} [{names(self.missing)}]")
+        if self.unexpected:
+            parts.append(f"unexpected {len(self.unexpected)} [{names(self.unexpected)}]")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: nn.Module
+    config: ModelConfig
+    layout: str
+    dtype: torch.dtype
+    report: KeyReport
+    metadata: dict[str, str]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def save_model(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    dtype: torch.dtype | None = None,
+    overwrite: bool = False,
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Write `model` (which must carry `.config`) as rwsr safetensors, atomically.
+
+    `dtype` (e.g. torch.float16) converts floating-point tensors; `metadata` adds string
+    entries such as the origin of the weights.
+    """
+    config = getattr(model, "config", None)
+    if config is None:
+        raise TypeError(f"Expected an rwsr model with a .config, but got {type(model).__name__}")
+    state = {}
+    for key, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        state[key] = tensor.contiguous().clone()
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "config": config.model_dump_json(),
+    }
+    header.update(metadata or {})
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        save_file(state, str(tmp), metadata=header)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Raw tensors and (safetensors) metadata of a file, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".param":
+        raise CheckpointError(f"{path}: an ncnn model; convert it first with `rwsr convert ncnn`")
+    if suffix == ".safetensors":
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as handle:
+                metadata = dict(handle.metadata() or {})
+                return {key: handle.get_tensor(key) for key in handle.keys()}, metadata  # noqa: SIM118 - safe_open is not a dict
+        except Exception as error:  # noqa: BLE001 - safetensors raises its own error types
+            raise CheckpointError(
+                f"{path}: corrupt or truncated safetensors file ({error})"
+            ) from None
+    if suffix in PICKLE_SUFFIXES:
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - pickle, zip and EOF errors alike
+            message = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            if "weights_only" in str(error) or "Unsupported global" in str(error):
+                message = "the pickle contains objects other than tensors; rwsr loads weights only"
+            raise CheckpointError(f"{path}: cannot load checkpoint: {message}") from None
+        return _unwrap_state(loaded, path), {}
+    raise CheckpointError(
+        f"{path}: unsupported checkpoint type '{suffix}'; expected .safetensors, .pth, .pt or .ckpt"
+    )
+
+
+def _unwrap_state(loaded: object, path: Path) -> dict[str, torch.Tensor]:
+    """Find the state dict inside a training checkpoint and strip wrapper prefixes."""
+    while isinstance(loaded, Mapping) and not any(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
+        inner = next(
+            (loaded[k] for k in STATE_CONTAINER_KEYS if isinstance(loaded.get(k), Mapping)), None
+        )
+        if inner is None:
+            raise CheckpointError(
+                f"{path}: no weights found; top-level keys are {sorted(map(str, loaded))[:10]}"
+            )
+        loaded = inner
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(f"{path}: expected a state dict, but got {type(loaded).__name__}")
+    state = {}
+    for key, value in loaded.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        for prefix in WRAPPER_PREFIXES:
+            key = key.replace(prefix, "")
+        state[key] = value
+    return state
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _rename(
+    state: Mapping[str, torch.Tensor], rules: list[tuple[str, str]]
+) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state.items():
+        for pattern, replacement in rules:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
+    return out
+
+
+_HEAD_KEY = re.compile(r"^(branch_x|branch_y|branch_m|branch1|branch2|sm|tail_conv1|tail_conv2)\.")
+
+
+def _with_head_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Top-level head keys -> head.*, and then the trunk under rrdb.*."""
+    if not any(_HEAD_KEY.match(key) for key in state):
+        return state
+    return {(f"head.{k}" if _HEAD_KEY.match(k) else f"rrdb.{k}"): v for k, v in state.items()}
+
+
+def _from_native(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    if "conv_first.weight" in state or "rrdb.conv_first.weight" in state:
+        return _with_head_prefixes(state)
+    return None
+
+
+def _from_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    if not any(key.startswith("RRDB_trunk.") for key in state):
+        return None
+    renamed = _rename(
+        state,
+        [
+            (r"^RRDB_trunk\.(\d+)\.RDB(\d)\.", r"body.\1.rdb\2."),
+            (r"^trunk_conv\.", "conv_body."),
+            (r"^upconv(\d)\.", r"conv_up\1."),
+            (r"^HRconv\.", "conv_hr."),
+        ],
+    )
+    return _with_head_prefixes(renamed)
+
+
+def _from_old_esrgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    if "model.0.weight" not in state or not any(k.startswith("model.1.sub.") for k in state):
+        return None
+    nb = _count_indices(state, r"^model\.1\.sub\.(\d+)\.RDB")
+    # After the trunk: per up-sampling stage (upsample, conv, lrelu), then HRconv, lrelu, last.
+    tail = sorted(
+        {int(m.group(1)) for k in state if (m := re.match(r"^model\.(\d+)\.", k))} - {0, 1}
+    )
+    names = [f"conv_up{i}" for i in range(1, len(tail) - 1)] + ["conv_hr", "conv_last"]
+    rules = [
+        (r"^model\.0\.", "conv_first."),
+        (r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.", r"body.\1.rdb\2.conv\3."),
+        (rf"^model\.1\.sub\.{nb}\.", "conv_body."),
+    ] + [(rf"^model\.{index}\.", f"{name}.") for index, name in zip(tail, names)]
+    return _rename(state, rules)
+
+
+# (name, what it is, converter to rwsr names or None when the keys don't match), tried in
+# order: the official layout shares conv_first/conv_last with BasicSR, so it goes first.
+LAYOUTS: tuple[tuple[str, str, Callable[[dict], dict | None]], ...] = (
+    (
+        "official",
+        "Real-SR / official RWSR-EDL code (RRDB_trunk, trunk_conv, HRconv)",
+        _from_official,
+    ),
+    ("esrgan-old", "original ESRGAN (model.0, model.1.sub.N.RDB1...)", _from_old_esrgan),
+    (
+        "basicsr",
+        "rwsr / BasicSR / Real-ESRGAN (conv_first, body, conv_body, conv_up, conv_hr)",
+        _from_native,
+    ),
+)
+
+
+def convert_to_native(
+    state: dict[str, torch.Tensor], path: str | os.PathLike[str] = "<state>"
+) -> tuple[str, dict[str, torch.Tensor]]:
+    """(layout name, state with rwsr parameter names) for any recognised layout."""
+    for name, _, convert in LAYOUTS:
+        native = convert(state)
+        if native is not None:
+            return name, native
+    sample = ", ".join(sorted(state)[:6]) or "(no tensors)"
+    known = "; ".join(description for _, description, _ in LAYOUTS)
+    raise CheckpointError(
+        f"{path}: not a recognised super-resolution checkpoint (first keys: {sample}). Known layouts: {known}"
+    )
+
+
+def _count_indices(state: Mapping[str, torch.Tensor], pattern: str) -> int:
+    found = {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
+    return 1 + max(found) if found else 0
+
+
+def infer_config(
+    state: dict[str, torch.Tensor],
+    *,
+    scale: int | None = None,
+    path: str | os.PathLike[str] = "<state>",
+) -> ModelConfig:
+    """Read an RRDBNet/RWSR-EDL config from tensor shapes of a native-named state dict.
+
+    One up-sampling stage means x2 unless `scale=3` says otherwise (the shapes are identical).
+    """
+    prefix = "rrdb." if "rrdb.conv_first.weight" in state else ""
+    try:
+        first = state[f"{prefix}conv_first.weight"]
+        last = state[f"{prefix}conv_last.weight"]
+        gc = state[f"{prefix}body.0.rdb1.conv1.weight"].shape[0]
+    except KeyError as missing:
+        raise CheckpointError(f"{path}: RRDBNet weights incomplete, {missing} is missing") from None
+    out_channels = last.shape[0]
+    ratio = first.shape[1] // out_channels
+    unshuffle = {1: 1, 4: 2, 16: 4}.get(ratio) if first.shape[1] % out_channels == 0 else None
+    if unshuffle is None:
+        raise CheckpointError(
+            f"{path}: conv_first has {first.shape[1]} input channels for {out_channels} output channels;"
+            " expected 1x, 4x or 16x (pixel-unshuffle 1, 2 or 4)"
+        )
+    stages = sum(1 for k in state if re.fullmatch(rf"{re.escape(prefix)}conv_up\d\.weight", k))
+    total = {0: 1, 1: 3 if scale == 3 else 2, 2: 4}.get(stages)
+    if total is None:
+        raise CheckpointError(f"{path}: {stages} up-sampling convs; rwsr supports 0, 1 or 2")
+    rrdb = RRDBNetConfig(
+        scale=total // unshuffle,
+        in_channels=out_channels,
+        out_channels=out_channels,
+        nf=first.shape[0],
+        nb=_count_indices(state, rf"^{re.escape(prefix)}body\.(\d+)\."),
+        gc=gc,
+        input_unshuffle=unshuffle,
+    )
+    if scale is not None and scale != rrdb.scale:
+        raise CheckpointError(
+            f"{path}: the weights are a x{rrdb.scale} network, but x{scale} was requested"
+        )
+    if not prefix:
+        return rrdb
+    if "head.branch_x.0.conv1.weight" in state:
+        head = EDLHeadConfig(
+            variant="paper",
+            nf=state["head.branch_x.0.conv1.weight"].shape[0],
+            blocks=_count_indices(state, r"^head\.branch_x\.(\d+)\."),
+        )
+    elif "head.branch1.0.conv.weight" in state:
+        head = EDLHeadConfig(
+            variant="official",
+            nf=state["head.branch1.0.conv.weight"].shape[0],
+            blocks=_count_indices(state, r"^head\.branch1\.(\d+)\."),
+        )
+    else:
+        raise CheckpointError(f"{path}: has an RWSR-EDL trunk but no recognisable head weights")
+    return RWSREDLConfig(rrdb=rrdb, head=head)
+
+
+def load_weights_into(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+    path: str | os.PathLike[str] = "<state>",
+) -> KeyReport:
+    """Copy matching tensors into `model` and report the match.
+
+    A bare RRDBNet state loads into an RWSR-EDL model's trunk (the head keeps its
+    initialisation). With `strict`, any missing or unused key, or a shape mismatch, raises.
+    """
+    if isinstance(model, RWSREDL) and not any(k.startswith("rrdb.") for k in state):
+        state = {f"rrdb.{k}": v for k, v in state.items()}
+    own = model.state_dict()
+    mismatched = [
+        f"{k} (file {tuple(v.shape)}, model {tuple(own[k].shape)})"
+        for k, v in state.items()
+        if k in own and own[k].shape != v.shape
+    ]
+    if mismatched:
+        raise CheckpointError(
+            f"{path}: shape mismatch for {len(mismatched)} tensors: {', '.join(mismatched[:5])}"
+        )
+    loadable = {k: v for k, v in state.items() if k in own}
+    report = KeyReport(
+        loaded=tuple(sorted(loadable)),
+        missing=tuple(sorted(set(own) - set(loadable))),
+        unexpected=tuple(sorted(set(state) - set(own))),
+    )
+    if strict and not report.complete:
+        raise CheckpointError(f"{path}: checkpoint does not match the model: {report.summary()}")
+    model.load_state_dict(loadable, strict=False)
+    return report
+
+
+def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> LoadedModel:
+    """Rebuild a model from a checkpoint file alone (rwsr safetensors or a foreign layout)."""
+    state, metadata = read_checkpoint(path)
+    if not state:
+        raise CheckpointError(f"{path}: contains no tensors")
+    dtype = next(iter(state.values())).dtype
+    if metadata.get("format") == FORMAT_NAME:
+        config = parse_model_config(metadata["config"])
+        layout = f"rwsr safetensors v{metadata.get('format_version', '?')}"
+    else:
+        layout, state = convert_to_native(state, path)
+        config = infer_config(state, scale=scale, path=path)
+    model = build_model(config)
+    report = load_weights_into(model, state, strict=True, path=path)
+    return LoadedModel(
+        model=model.eval(),
+        config=config,
+        layout=layout,
+        dtype=dtype,
+        report=report,
+        metadata=metadata,
+    )

@@ -1,0 +1,189 @@
+"""The exclusionary dual-learning head and the full RWSR-EDL generator (paper Sec. III-C).
+
+The RRDB trunk produces an intermediate image I_G. The head refines it in two branches, x
+(optimised by the adversarial loss) and y (by the pixel loss), and fuses them with a soft
+mask from a third branch m, so that the two objectives act on exclusive parts of the image.
+
+Paper variant (default, Eq. 2-4): each branch is 3 ResBlocks on the image,
+I_R = I_G + f(I_G); M_alpha = softmax_c(I_R^m), M_beta = 1 - M_alpha;
+I_SR = M_alpha * I_R^x + M_beta * I_R^y.  31,707 head parameters.
+
+Official-code variant: 64-channel stacks branch1, branch2, sm of RB(3,64), RB(64,64),
+RB(64,64) with 1x1 shortcuts; mask = softmax over sm's 64 channels;
+I_SR = tail_conv1(mask * branch1(I_G)) + tail_conv2((1 - mask) * branch2(I_G)).
+588,486 head parameters.
+
+Identity initialisation (default): the head starts as the identity map, I_SR = I_G, so a
+pretrained RRDB wrapped in the head produces the same image at step 0 and fine-tuning starts
+from it. `init="default"` keeps PyTorch's default initialisation, as the authors' code does.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
+
+
+class EDLHeadConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    variant: Literal["paper", "official"] = "paper"
+    init: Literal["identity", "default"] = "identity"
+    nf: int = Field(64, ge=1, description="hidden channels of every block")
+    blocks: int = Field(3, ge=1, description="blocks per branch")
+
+
+class RWSREDLConfig(BaseModel):
+    """RRDB trunk + exclusionary head; defaults give the paper's x4 model (16,729,694 params)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arch: Literal["rwsr-edl"] = "rwsr-edl"
+    rrdb: RRDBNetConfig = RRDBNetConfig()
+    head: EDLHeadConfig = EDLHeadConfig()
+
+
+class EDLOutput(NamedTuple):
+    """Everything the exclusionary losses need; `sr == term_x + term_y` exactly.
+
+    term_x: the adversarial branch's share of the output (paper: M_alpha * I_R^x).
+    term_y: the pixel branch's share (paper: M_beta * I_R^y).
+    mask: M_alpha (3 channels in the paper variant, 64 in the official one).
+    intermediate: I_G, the RRDB trunk's output.
+    """
+
+    sr: torch.Tensor
+    term_x: torch.Tensor
+    term_y: torch.Tensor
+    mask: torch.Tensor
+    intermediate: torch.Tensor
+
+
+class ResBlock(nn.Module):
+    """Paper ResBlock: x + conv(relu(conv(x))), image channels in and out."""
+
+    def __init__(self, *, channels: int, nf: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, nf, 3, 1, 1)
+        self.conv2 = nn.Conv2d(nf, channels, 3, 1, 1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.relu(self.conv1(x)))
+
+
+class PaperHead(nn.Module):
+    def __init__(self, *, channels: int, config: EDLHeadConfig) -> None:
+        super().__init__()
+
+        def branch() -> nn.Sequential:
+            return nn.Sequential(
+                *(ResBlock(channels=channels, nf=config.nf) for _ in range(config.blocks))
+            )
+
+        self.branch_x = branch()
+        self.branch_y = branch()
+        self.branch_m = branch()
+        if config.init == "identity":
+            for block in (*self.branch_x, *self.branch_y, *self.branch_m):
+                nn.init.zeros_(block.conv2.weight)
+                nn.init.zeros_(block.conv2.bias)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mask_alpha = torch.softmax(self.branch_m(image), dim=1)
+        term_x = mask_alpha * self.branch_x(image)
+        term_y = (1 - mask_alpha) * self.branch_y(image)
+        return term_x, term_y, mask_alpha
+
+
+class OfficialRB(nn.Module):
+    """The authors' RB: lrelu(conv(lrelu(conv(x)))) + conv1x1(x)."""
+
+    def __init__(self, *, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 3, 1, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, 1, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+        self.conv = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x) + self.conv(x)
+
+
+class OfficialHead(nn.Module):
+    def __init__(self, *, channels: int, config: EDLHeadConfig) -> None:
+        super().__init__()
+        nf = config.nf
+
+        def stack() -> nn.Sequential:
+            sizes = [(channels, nf)] + [(nf, nf)] * (config.blocks - 1)
+            return nn.Sequential(*(OfficialRB(in_channels=i, out_channels=o) for i, o in sizes))
+
+        self.branch1 = stack()
+        self.branch2 = stack()
+        self.sm = stack()
+        self.tail_conv1 = nn.Conv2d(nf, channels, 3, 1, 1)
+        self.tail_conv2 = nn.Conv2d(nf, channels, 3, 1, 1)
+        if config.init == "identity":
+            self._init_identity(channels=channels, nf=nf)
+
+    @torch.no_grad()
+    def _init_identity(self, *, channels: int, nf: int) -> None:
+        """Branches carry the image in their first channels, the mask starts uniform (1/nf),
+        and the tails rescale so that out1 + out2 = I_G; earlier sm blocks stay random so
+        the mask branch receives gradients from the first step."""
+        for branch in (self.branch1, self.branch2):
+            for block in branch:
+                nn.init.zeros_(block.block[2].weight)
+                nn.init.zeros_(block.block[2].bias)
+                nn.init.zeros_(block.conv.weight)
+                nn.init.zeros_(block.conv.bias)
+                for c in range(min(block.conv.in_channels, block.conv.out_channels)):
+                    block.conv.weight[c, c, 0, 0] = 1.0
+        last = self.sm[-1]
+        for conv in (last.block[2], last.conv):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        # mask = 1/nf everywhere: out1 = w1 * I_G / nf, out2 = w2 * I_G * (nf - 1) / nf.
+        for tail, weight in ((self.tail_conv1, nf / 2), (self.tail_conv2, nf / (2 * (nf - 1)))):
+            nn.init.zeros_(tail.weight)
+            nn.init.zeros_(tail.bias)
+            for c in range(channels):
+                tail.weight[c, c, 1, 1] = weight
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mask = torch.softmax(self.sm(image), dim=1)
+        term_x = self.tail_conv1(mask * self.branch1(image))
+        term_y = self.tail_conv2((1 - mask) * self.branch2(image))
+        return term_x, term_y, mask
+
+
+class RWSREDL(nn.Module):
+    """RRDB trunk (`self.rrdb`) followed by the exclusionary head (`self.head`).
+
+    forward(x) returns I_SR; forward(x, return_terms=True) returns an EDLOutput for training
+    (keeping one forward so DDP and torch.compile see every call).
+    """
+
+    def __init__(self, config: RWSREDLConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or RWSREDLConfig()
+        self.rrdb = RRDBNet(config.rrdb)
+        head_type = PaperHead if config.head.variant == "paper" else OfficialHead
+        self.head = head_type(channels=config.rrdb.out_channels, config=config.head)
+
+    def forward(self, x: torch.Tensor, *, return_terms: bool = False) -> torch.Tensor | EDLOutput:
+        intermediate = self.rrdb(x)
+        term_x, term_y, mask = self.head(intermediate)
+        sr = term_x + term_y
+        if return_terms:
+            return EDLOutput(sr, term_x, term_y, mask, intermediate)
+        return sr

@@ -1,0 +1,44 @@
+"""Shared test fixtures: where ../shared lives, small real images, CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CITY100 = SHARED / "datasets" / "city100_iphonex_train"
+NCNN = SHARED / "models" / "ncnn"
+
+# Two pytest-xdist workers share two cores: one intra-op thread each avoids oversubscription.
+torch.set_num_threads(1)
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(
+            f"{path} is not available (../shared is only present on developer and CI machines)"
+        )
+    return path
+
+
+@pytest.fixture
+def city100() -> Path:
+    return require(CITY100)
+
+
+@pytest.fixture
+def ncnn_models() -> Path:
+    return require(NCNN)
+
+
+@pytest.fixture
+def photo_rgb(city100: Path) -> np.ndarray:
+    """A 256x256 uint8 RGB crop of a real iPhone X photo (City100 HR 021)."""
+    from rwsr.imageio import read_image
+
+    image = read_image(city100 / "021H.PNG")
+    return np.ascontiguousarray(image[200:456, 300:556])

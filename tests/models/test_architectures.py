@@ -1,0 +1,140 @@
+"""Architecture facts from the paper and the authors' code: parameter counts, head maths,
+identity initialisation, shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rwsr.cli.main import app
+from rwsr.models.catalog import BUILTIN_ARCHITECTURES, architecture_config, build_model
+from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
+
+SMALL_TRUNK = RRDBNetConfig(nf=16, nb=2, gc=8)
+
+
+@pytest.mark.parametrize(
+    ("name", "count"),
+    [
+        ("rrdbnet-x4", 16_697_987),  # ESRGAN
+        ("rwsr-edl-x4", 16_729_694),  # paper Table VI
+        ("rwsr-edl-official-x4", 17_286_473),  # authors' code
+        ("patchgan", 2_765_633),  # pix2pix NLayerDiscriminator, 3 layers
+    ],
+)
+def test_info_prints_parameter_counts(name: str, count: int) -> None:
+    result = CliRunner().invoke(app, ["info", name])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"parameters:   {count:,}" in result.output
+        or f"parameters: {count:,}" in result.output.replace("  ", " ")
+    )
+    assert sum(p.numel() for p in build_model(architecture_config(name)).parameters()) == count
+
+
+def test_unknown_architecture_suggests_names() -> None:
+    result = CliRunner().invoke(app, ["info", "rwsr-edl-x5"])
+    assert result.exit_code != 0
+    assert "Unknown architecture 'rwsr-edl-x5'" in result.output
+    assert "rwsr-edl-x4" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, 4])
+def test_rrdbnet_scales(scale: int) -> None:
+    model = RRDBNet(RRDBNetConfig(nf=8, nb=1, gc=4, scale=scale))
+    assert model(torch.rand(1, 3, 7, 9)).shape == (1, 3, 7 * scale, 9 * scale)
+    # x1 (CameraSR) has no up-sampling layers at all.
+    assert not any(name.startswith("conv_up") for name, _ in model.named_parameters()) or scale > 1
+
+
+def test_realesrgan_style_unshuffle_models() -> None:
+    x2 = RRDBNet(RRDBNetConfig(nf=8, nb=1, gc=4, scale=2, input_unshuffle=2))
+    assert x2.conv_first.in_channels == 12
+    assert x2(torch.rand(1, 3, 8, 10)).shape == (1, 3, 16, 20)
+    with pytest.raises(ValueError, match="needs scale=1"):
+        RRDBNetConfig(scale=4, input_unshuffle=4)
+
+
+def _randomise_head(model: RWSREDL) -> None:
+    """Move the head away from its identity initialisation, as training would."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.head.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.1)
+
+
+def test_paper_head_masks_partition_unity() -> None:
+    model = RWSREDL(RWSREDLConfig(rrdb=SMALL_TRUNK)).eval()
+    _randomise_head(model)
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 10, 12), return_terms=True)
+    mask_alpha = out.mask
+    mask_beta = 1 - mask_alpha
+    assert mask_alpha.shape == (2, 3, 40, 48)
+    # M_alpha + M_beta == 1 elementwise, M_alpha is a softmax over channels.
+    torch.testing.assert_close(mask_alpha + mask_beta, torch.ones_like(mask_alpha))
+    torch.testing.assert_close(mask_alpha.sum(dim=1), torch.ones(2, 40, 48))
+    assert (mask_alpha > 0).all() and (mask_alpha < 1).all()
+    # The masks really differ across pixels once the head is trained (not a constant 1/3).
+    assert mask_alpha.std() > 1e-3
+    torch.testing.assert_close(out.sr, out.term_x + out.term_y)
+    # I_SR = M_alpha * I_R^x + M_beta * I_R^y with I_R = I_G + f(I_G).
+    branch_x = model.head.branch_x(out.intermediate)
+    branch_y = model.head.branch_y(out.intermediate)
+    torch.testing.assert_close(out.sr, mask_alpha * branch_x + mask_beta * branch_y)
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_head_is_identity_at_initialisation(variant: str) -> None:
+    """A pretrained trunk wrapped in a new head produces the trunk's image at step 0."""
+    torch.manual_seed(0)
+    trunk = RRDBNet(SMALL_TRUNK).eval()
+    model = RWSREDL(RWSREDLConfig(rrdb=SMALL_TRUNK, head=EDLHeadConfig(variant=variant))).eval()
+    model.rrdb.load_state_dict(trunk.state_dict())
+    image = torch.rand(1, 3, 9, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(model(image), trunk(image), atol=1e-6, rtol=0)
+    # ... and it is not an identity once the head moves: the test above can fail.
+    _randomise_head(model)
+    with torch.no_grad():
+        assert (model(image) - trunk(image)).abs().max() > 1e-3
+
+
+def test_official_head_default_init_is_not_identity() -> None:
+    config = RWSREDLConfig(rrdb=SMALL_TRUNK, head=EDLHeadConfig(variant="official", init="default"))
+    model = RWSREDL(config).eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 8, 8), return_terms=True)
+    assert (out.sr - out.intermediate).abs().max() > 1e-3
+    torch.testing.assert_close(out.mask.sum(dim=1), torch.ones(1, 32, 32))
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_identity_head_still_learns(variant: str) -> None:
+    """The zero-initialised convs (the ones that make the head an identity) receive gradients
+    at step 0, so training moves the head away from the identity (no dead start)."""
+    model = RWSREDL(RWSREDLConfig(rrdb=SMALL_TRUNK, head=EDLHeadConfig(variant=variant)))
+    zeroed = [n for n, p in model.head.named_parameters() if n.endswith("weight") and not p.any()]
+    assert len(zeroed) >= 7
+    out = model(torch.rand(1, 3, 8, 8), return_terms=True)
+    (out.term_x.mean() - out.term_y.pow(2).mean() + out.mask[:, 0].pow(3).mean()).backward()
+    for name, parameter in model.head.named_parameters():
+        if name in zeroed:
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_discriminator_shapes() -> None:
+    patch = build_model(architecture_config("patchgan"))
+    assert patch(torch.rand(2, 3, 128, 128)).shape == (2, 1, 14, 14)
+    vgg = build_model(architecture_config("vgg128"))
+    assert vgg(torch.rand(2, 3, 128, 128)).shape == (2, 1)
+    with pytest.raises(ValueError, match="128x128"):
+        vgg(torch.rand(1, 3, 96, 96))
+
+
+def test_every_builtin_name_builds() -> None:
+    for name, config in BUILTIN_ARCHITECTURES.items():
+        assert build_model(config) is not None, name

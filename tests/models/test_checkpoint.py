@@ -1,0 +1,254 @@
+"""Checkpoint round trips, every foreign layout, and bad files."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from typer.testing import CliRunner
+
+from rwsr.cli.main import app
+from rwsr.errors import CheckpointError
+from rwsr.models.checkpoint import load_model, load_weights_into, save_model
+from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
+
+TRUNK = RRDBNetConfig(nf=16, nb=2, gc=8)
+IMAGE = torch.rand(1, 3, 8, 10, generator=torch.Generator().manual_seed(3))
+
+
+def _output(model: torch.nn.Module) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(IMAGE)
+
+
+def _rename(state: dict, rules: list[tuple[str, str]]) -> dict:
+    out = {}
+    for key, value in state.items():
+        for pattern, replacement in rules:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
+    return out
+
+
+def _official(state: dict) -> dict:
+    """rwsr names -> the authors' code (Real-SR) names."""
+    return _rename(
+        state,
+        [
+            (r"^rrdb\.", ""),
+            (r"^head\.", ""),
+            (r"^body\.(\d+)\.rdb(\d)\.", r"RRDB_trunk.\1.RDB\2."),
+            (r"^conv_body\.", "trunk_conv."),
+            (r"^conv_up(\d)\.", r"upconv\1."),
+            (r"^conv_hr\.", "HRconv."),
+        ],
+    )
+
+
+def _old_esrgan(state: dict, *, nb: int, stages: int) -> dict:
+    hr = 2 + 3 * stages
+    return _rename(
+        state,
+        [
+            (r"^conv_first\.", "model.0."),
+            (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.", r"model.1.sub.\1.RDB\2.conv\3.0."),
+            (r"^conv_body\.", f"model.1.sub.{nb}."),
+            (r"^conv_up1\.", "model.3."),
+            (r"^conv_up2\.", "model.6."),
+            (r"^conv_hr\.", f"model.{hr}."),
+            (r"^conv_last\.", f"model.{hr + 2}."),
+        ],
+    )
+
+
+def test_safetensors_round_trip_rebuilds_from_file_alone(tmp_path: Path) -> None:
+    config = RWSREDLConfig(
+        rrdb=RRDBNetConfig(nf=16, nb=2, gc=8, scale=2), head=EDLHeadConfig(nf=8, blocks=2)
+    )
+    model = RWSREDL(config)
+    with torch.no_grad():
+        for parameter in model.head.parameters():
+            parameter.add_(0.05)
+    path = tmp_path / "g.safetensors"
+    save_model(model, path, metadata={"source": "test"})
+    loaded = load_model(path)
+    assert loaded.config == config
+    assert loaded.layout.startswith("rwsr safetensors")
+    assert loaded.metadata["source"] == "test"
+    assert loaded.report.complete
+    torch.testing.assert_close(_output(loaded.model), _output(model), rtol=0, atol=0)
+
+
+def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "g.safetensors"
+    save_model(RRDBNet(TRUNK), path)
+    before = path.read_bytes()
+    with pytest.raises(Exception, match="already exists"):
+        save_model(RRDBNet(TRUNK), path)
+    assert path.read_bytes() == before
+    save_model(RRDBNet(TRUNK), path, overwrite=True)
+    assert path.read_bytes() != before
+
+
+def test_fp16_storage_loads_close(tmp_path: Path) -> None:
+    model = RRDBNet(TRUNK)
+    save_model(model, tmp_path / "h.safetensors", dtype=torch.float16)
+    loaded = load_model(tmp_path / "h.safetensors")
+    assert loaded.dtype == torch.float16
+    torch.testing.assert_close(_output(loaded.model), _output(model), atol=2e-3, rtol=0)
+
+
+def test_basicsr_prefers_params_ema(tmp_path: Path) -> None:
+    ema, raw = RRDBNet(TRUNK), RRDBNet(TRUNK)
+    torch.save({"params": raw.state_dict(), "params_ema": ema.state_dict()}, tmp_path / "net_g.pth")
+    loaded = load_model(tmp_path / "net_g.pth")
+    assert loaded.layout == "basicsr"
+    assert loaded.config == TRUNK
+    torch.testing.assert_close(_output(loaded.model), _output(ema), rtol=0, atol=0)
+
+
+def test_dataparallel_prefix_inside_container(tmp_path: Path) -> None:
+    model = RRDBNet(TRUNK)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "iter": 5}, tmp_path / "dp.pt")
+    torch.testing.assert_close(_output(load_model(tmp_path / "dp.pt").model), _output(model))
+
+
+def test_realesrgan_pixel_unshuffle_x2(tmp_path: Path) -> None:
+    config = RRDBNetConfig(nf=16, nb=2, gc=8, scale=2, input_unshuffle=2)
+    model = RRDBNet(config)
+    torch.save({"params_ema": model.state_dict()}, tmp_path / "x2.pth")
+    loaded = load_model(tmp_path / "x2.pth")
+    assert loaded.config == config
+    torch.testing.assert_close(_output(loaded.model), _output(model))
+
+
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_official_code_layout_with_head(tmp_path: Path, variant: str) -> None:
+    config = RWSREDLConfig(rrdb=TRUNK, head=EDLHeadConfig(variant=variant, init="default"))
+    model = RWSREDL(config)
+    torch.save(_official(model.state_dict()), tmp_path / "edl.pth")
+    loaded = load_model(tmp_path / "edl.pth")
+    assert loaded.layout == "official"
+    assert loaded.config.head.variant == variant
+    assert loaded.config.rrdb == TRUNK
+    torch.testing.assert_close(_output(loaded.model), _output(model))
+
+
+def test_realsr_plain_rrdb(tmp_path: Path) -> None:
+    model = RRDBNet(TRUNK)
+    torch.save(_official(model.state_dict()), tmp_path / "realsr.pth")
+    loaded = load_model(tmp_path / "realsr.pth")
+    assert loaded.layout == "official" and loaded.config == TRUNK
+    torch.testing.assert_close(_output(loaded.model), _output(model))
+
+
+@pytest.mark.parametrize(("scale", "stages"), [(4, 2), (2, 1), (1, 0)])
+def test_old_esrgan_layout(tmp_path: Path, scale: int, stages: int) -> None:
+    config = RRDBNetConfig(nf=16, nb=3, gc=8, scale=scale)
+    model = RRDBNet(config)
+    torch.save(_old_esrgan(model.state_dict(), nb=3, stages=stages), tmp_path / "old.pth")
+    loaded = load_model(tmp_path / "old.pth")
+    assert loaded.layout == "esrgan-old"
+    assert loaded.config == config
+    torch.testing.assert_close(_output(loaded.model), _output(model))
+
+
+def test_x3_needs_to_be_named(tmp_path: Path) -> None:
+    model = RRDBNet(RRDBNetConfig(nf=16, nb=2, gc=8, scale=3))
+    save_file(model.state_dict(), str(tmp_path / "x3.safetensors"))  # foreign: no rwsr metadata
+    assert load_model(tmp_path / "x3.safetensors").config.scale == 2
+    loaded = load_model(tmp_path / "x3.safetensors", scale=3)
+    torch.testing.assert_close(_output(loaded.model), _output(model))
+
+
+def test_bare_trunk_loads_into_edl_generator_with_report() -> None:
+    trunk = RRDBNet(TRUNK)
+    generator = RWSREDL(RWSREDLConfig(rrdb=TRUNK))
+    report = load_weights_into(generator, trunk.state_dict(), strict=False)
+    assert len(report.loaded) == len(trunk.state_dict())
+    assert report.missing and all(k.startswith("head.") for k in report.missing)
+    assert not report.unexpected
+    torch.testing.assert_close(_output(generator), _output(trunk), atol=1e-6, rtol=0)
+    with pytest.raises(CheckpointError, match="missing"):
+        load_weights_into(generator, trunk.state_dict(), strict=True)
+
+
+def test_partial_match_is_never_silent(tmp_path: Path) -> None:
+    state = RRDBNet(TRUNK).state_dict()
+    del state["body.1.rdb2.conv3.weight"]
+    torch.save(state, tmp_path / "partial.pth")
+    with pytest.raises(
+        CheckpointError, match=r"partial\.pth.*missing 1 \[body\.1\.rdb2\.conv3\.weight\]"
+    ):
+        load_model(tmp_path / "partial.pth")
+    state = RRDBNet(TRUNK).state_dict()
+    state["extra.weight"] = torch.zeros(3)
+    torch.save(state, tmp_path / "extra.pth")
+    with pytest.raises(CheckpointError, match=r"unexpected 1 \[extra\.weight\]"):
+        load_model(tmp_path / "extra.pth")
+
+
+def test_wrong_shapes(tmp_path: Path) -> None:
+    state = RRDBNet(TRUNK).state_dict()
+    state["conv_body.weight"] = torch.zeros(16, 16, 5, 5)
+    torch.save(state, tmp_path / "shapes.pth")
+    with pytest.raises(CheckpointError, match=r"shapes\.pth: shape mismatch .*conv_body\.weight"):
+        load_model(tmp_path / "shapes.pth")
+
+
+def test_unrecognised_layout(tmp_path: Path) -> None:
+    torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match=r"other\.pth: not a recognised .*encoder\.weight"):
+        load_model(tmp_path / "other.pth")
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("payload executed",))
+
+
+def test_pickle_with_code_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as handle:
+        pickle.dump({"conv_first.weight": _Payload()}, handle, protocol=2)
+    with pytest.raises(CheckpointError, match=r"evil\.pth: .*objects other than tensors"):
+        load_model(path)
+    assert "payload executed" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_truncated_and_empty_files(tmp_path: Path, suffix: str) -> None:
+    good = tmp_path / f"good{suffix}"
+    if suffix == ".pth":
+        torch.save(RRDBNet(TRUNK).state_dict(), good)
+    else:
+        save_model(RRDBNet(TRUNK), good)
+    data = good.read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    (tmp_path / f"empty{suffix}").write_bytes(b"")
+    (tmp_path / f"noise{suffix}").write_bytes(b"\x89not a checkpoint at all" * 10)
+    for name in ("cut", "empty", "noise"):
+        with pytest.raises(CheckpointError, match=rf"{name}{re.escape(suffix)}: "):
+            load_model(tmp_path / f"{name}{suffix}")
+
+
+def test_cli_info_on_files(tmp_path: Path) -> None:
+    model = RRDBNet(TRUNK)
+    torch.save(_official(model.state_dict()), tmp_path / "realsr.pth")
+    result = CliRunner().invoke(app, ["info", str(tmp_path / "realsr.pth")])
+    assert result.exit_code == 0, result.output
+    assert "layout:" in result.output and "official" in result.output
+    assert f"parameters: {sum(p.numel() for p in model.parameters()):,}" in " ".join(
+        result.output.split()
+    )
+    (tmp_path / "bad.pth").write_bytes(b"garbage")
+    result = CliRunner().invoke(app, ["info", str(tmp_path / "bad.pth")])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "bad.pth" in result.output
+    assert "Traceback" not in result.output

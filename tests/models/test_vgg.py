@@ -1,0 +1,93 @@
+"""VGG19 perceptual features: real weight loading, offline errors, layer selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.models import vgg19
+
+from rwsr.errors import CheckpointError, WeightsUnavailableError
+from rwsr.models.vgg import VGGFeatureExtractor, vgg19_cache_path
+
+
+def test_offline_error_says_how_to_supply_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(WeightsUnavailableError) as caught:
+        VGGFeatureExtractor()
+    message = str(caught.value)
+    assert "--vgg-weights PATH" in message
+    assert str(tmp_path / "hub") in message and "vgg19-dcbb9e9d.pth" in message
+
+
+@pytest.fixture(scope="module")
+def reference() -> torch.nn.Module:
+    """torchvision's own VGG19 with random weights, standing in for the ImageNet ones."""
+    torch.manual_seed(4)
+    return vgg19(weights=None).eval()
+
+
+@pytest.fixture(scope="module")
+def reference_file(reference: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("vgg") / "vgg19-dcbb9e9d.pth"
+    torch.save(reference.state_dict(), path)
+    return path
+
+
+def test_local_weights_file_is_loaded(reference: torch.nn.Module, reference_file: Path) -> None:
+    path = reference_file
+    extractor = VGGFeatureExtractor(layers=("conv1_1", "conv5_4"), weights_path=path)
+    torch.testing.assert_close(extractor.features[0].weight, reference.features[0].weight)
+    image = torch.rand(1, 3, 32, 32)
+    normalised = (image - extractor.mean) / extractor.std
+    with torch.no_grad():
+        features = extractor(image)
+        torch.testing.assert_close(features["conv5_4"], reference.features[:35](normalised))
+        # conv5_4 is taken before its ReLU, as ESRGAN does.
+        assert (features["conv5_4"] < 0).any()
+    assert not any(p.requires_grad for p in extractor.parameters())
+
+
+def test_cached_weights_are_found(
+    reference: torch.nn.Module,
+    reference_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file placed in the torch hub cache is used without any download."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cache = vgg19_cache_path()
+    cache.parent.mkdir(parents=True)
+    cache.symlink_to(reference_file)
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("downloaded")
+    )
+    extractor = VGGFeatureExtractor()
+    torch.testing.assert_close(extractor.features[34].weight, reference.features[34].weight)
+
+
+def test_bad_local_files(tmp_path: Path) -> None:
+    with pytest.raises(WeightsUnavailableError, match="does not exist"):
+        VGGFeatureExtractor(weights_path=tmp_path / "missing.pth")
+    torch.save({"fc.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match=r"other\.pth: not a torchvision VGG19"):
+        VGGFeatureExtractor(weights_path=tmp_path / "other.pth")
+
+
+def test_unknown_layer_lists_valid_names() -> None:
+    with pytest.raises(ValueError, match="conv5_4"):
+        VGGFeatureExtractor(layers=("conv6_1",), allow_random=True)
+
+
+def test_stays_in_eval_mode() -> None:
+    extractor = VGGFeatureExtractor(layers=("relu2_2",), allow_random=True)
+    extractor.train()
+    assert not extractor.training
