@@ -132,3 +132,20 @@ def test_bad_arguments_raise_clear_errors() -> None:
         imresize(image, -0.5)
     with pytest.raises(TypeError, match="int32"):
         imresize(image.astype(np.int32), 0.5)
+
+
+@pytest.mark.parametrize(("shape", "size"), [((53, 41), (13, 11)), ((20, 30), (57, 31)), ((9, 64), (9, 17))])
+def test_tiled_products_equal_the_plain_weighted_sum_of_taps(
+    shape: tuple[int, int], size: tuple[int, int]
+) -> None:
+    from rwsr.data.imresize import contributions
+
+    rng = np.random.default_rng(7)
+    image = rng.random(shape + (2,))
+    expected = image
+    for axis in (0, 1) if size[0] / shape[0] <= size[1] / shape[1] else (1, 0):
+        weights, indices = contributions(shape[axis], size[axis], size[axis] / shape[axis], True)
+        moved = np.moveaxis(expected, axis, 0)
+        summed = np.einsum("kt,kt...->k...", weights, moved[indices])
+        expected = np.moveaxis(summed, 0, axis)
+    np.testing.assert_allclose(imresize(image, size=size), expected, rtol=0, atol=1e-12)
