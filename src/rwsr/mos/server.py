@@ -1,0 +1,69 @@
+"""Serving a study over HTTP with waitress, a production WSGI server with a thread pool.
+
+Binds to localhost unless told otherwise. Stopping the process at any moment loses nothing:
+each rating was committed before its response was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+
+from rwsr.errors import ConfigError
+from rwsr.mos.app import create_app
+from rwsr.mos.study import Study
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def make_server(
+    study: Study, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 8
+) -> BaseWSGIServer | MultiSocketServer:
+    """A bound (not yet running) server for `study`; port 0 picks a free port."""
+    try:
+        return create_server(create_app(study), host=host, port=port, threads=threads, ident="rwsr")
+    except OSError as error:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); choose another --port"
+        ) from None
+
+
+def server_url(server: BaseWSGIServer | MultiSocketServer) -> str:
+    """The http:// address a browser should open."""
+    if isinstance(server, MultiSocketServer):  # 'localhost' may bind IPv4 and IPv6
+        host, port = server.effective_listen[0]
+    else:
+        host, port = server.effective_host, server.effective_port
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/"
+
+
+def serve(
+    db_path: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    threads: int = 8,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve the study in `db_path` until interrupted."""
+    study = Study(db_path)
+    try:
+        server = make_server(study, host=host, port=port, threads=threads)
+        config = study.config
+        per_rater = (config.patches_per_rater or config.patches) * len(config.methods)
+        announce(
+            f"MOS study {db_path}: {len(config.methods)} methods, {config.patches} patches, "
+            f"{per_rater} trials per rater"
+        )
+        if host not in LOCAL_HOSTS:
+            announce(f"warning: listening on {host}: anyone who can reach this machine can rate")
+        announce(f"serving at {server_url(server)} (Ctrl+C to stop)")
+        try:
+            server.run()
+        finally:
+            server.close()
+    finally:
+        study.close()
