@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rwsr.imageio import write_image
 from rwsr.mos.config import MethodSource, StudyConfig
 
 # Runs the `mos` sub-app exactly as `rwsr mos ...` does, without importing the model stack.
@@ -28,6 +29,22 @@ def make_scene(rng: np.random.Generator, height: int = 72, width: int = 96) -> n
     base = np.stack([xx * 255 / width, yy * 255 / height, (xx + yy) * 127 / (width + height)], -1)
     noise = rng.normal(0, 18, (height, width, 3))
     return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def write_study_dirs(root: Path) -> tuple[Path, dict[str, Path]]:
+    """Reference folder (3 images, RealSR-style names) and two method folders of outputs."""
+    rng = np.random.default_rng(7)
+    reference = root / "hr"
+    sharp, blurry = root / "sharp", root / "blurry"
+    for folder in (reference, sharp, blurry):
+        folder.mkdir()
+    for index in range(1, 4):
+        scene = make_scene(rng)
+        write_image(reference / f"Canon_00{index}_HR.png", scene)
+        noisy = np.clip(scene + rng.normal(0, 6, scene.shape), 0, 255).astype(np.uint8)
+        write_image(sharp / f"Canon_00{index}_SR.png", noisy)
+        write_image(blurry / f"Canon_00{index}.png", (scene // 8 * 8).astype(np.uint8))
+    return reference, {"Sharp": sharp, "Blurry": blurry}
 
 
 def study_config(dirs: tuple[Path, dict[str, Path]], **options: object) -> StudyConfig:

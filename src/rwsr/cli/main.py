@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from rwsr.cli import convert, info
+from rwsr.cli import convert, info, mos
 
 app = typer.Typer(
     name="rwsr",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command("info")(info.info)
 app.add_typer(convert.app, name="convert")
+app.add_typer(mos.app, name="mos")
 
 
 def main() -> None:
