@@ -71,13 +71,16 @@ def test_serve_refusals(tmp_path: Path, study_dirs, make_study: Callable[..., Pa
     assert code == 2 and "--method 'Sharp': expected NAME=DIR" in output
     code, output = invoke(*serve_args(db, study_dirs, "--patches", "0"), "--db", str(db))
     assert code == 2 and "--patches: Input should be greater than or equal to 1" in output
-    code, output = invoke("--db", str(db), "--ref", str(tmp_path / "nowhere"), "--method",
-                          f"A={methods['Sharp']}")
+    code, output = invoke(
+        "--db", str(db), "--ref", str(tmp_path / "nowhere"), "--method", f"A={methods['Sharp']}"
+    )
     assert code == 1 and "nowhere: reference folder does not exist" in output
     assert not db.exists()
 
     existing = make_study(patches=4)
-    code, output = invoke(*serve_args(existing, study_dirs, "--patches", "5"), "--db", str(existing))
+    code, output = invoke(
+        *serve_args(existing, study_dirs, "--patches", "5"), "--db", str(existing)
+    )
     assert code == 2 and "holds a different study (patches: 4 (stored) vs 5 (given))" in output
     code, output = invoke("--db", str(existing), "--patch-size", "32")
     assert code == 2 and "--patch-size: only apply when building a study" in output

@@ -31,6 +31,10 @@ def _number(value: float | None, digits: int = 2, missing: str = "–") -> str:
     return missing if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _cell(value: float | None) -> str:
     """A CSV number: 4 decimals, empty when undefined."""
     return _number(value, 4, missing="")
@@ -51,8 +55,8 @@ def markdown(report: Report) -> str:
         "",
         convention(report),
         "",
-        f"{report.used_raters} raters, {report.used_ratings} ratings in the MOS; "
-        f"{config.patches} patches of {config.patch_size}×{config.patch_size} px, "
+        f"{_count(report.used_raters, 'rater')}, {_count(report.used_ratings, 'rating')} in "
+        f"the MOS; {config.patches} patches of {config.patch_size}×{config.patch_size} px, "
         f"{per_rater} trials per rater. Generated {report.generated}.",
     ]
     excluded = [r for r in report.raters if r.excluded]
