@@ -113,3 +113,12 @@ def test_config_differences_are_readable(tmp_path: Path) -> None:
     given = StudyConfig(reference=tmp_path, methods=method, patches=50)
     assert stored.differences(given) == ["patches: 100 (stored) vs 50 (given)"]
     assert stored.differences(stored) == []
+
+
+def test_reference_folder_can_serve_as_a_hidden_anchor_method(tmp_path: Path) -> None:
+    reference = touch_images(tmp_path / "hr", "Canon_001_HR.png", "001H.PNG")
+    scenes = match_images(reference, (MethodSource(name="HR", directory=reference),))
+    assert {s.reference: s.outputs["HR"] for s in scenes} == {
+        reference / "Canon_001_HR.png": reference / "Canon_001_HR.png",
+        reference / "001H.PNG": reference / "001H.PNG",
+    }
