@@ -6,6 +6,8 @@ from __future__ import annotations
 import typer
 
 from rwsr.cli import convert, info, mos
+from rwsr.cli import ngdc as ngdc_command
+from rwsr.cli import noise, pairs
 
 app = typer.Typer(
     name="rwsr",
@@ -17,6 +19,9 @@ app = typer.Typer(
 app.command("info")(info.info)
 app.add_typer(convert.app, name="convert")
 app.add_typer(mos.app, name="mos")
+app.command("pairs")(pairs.pairs)
+app.add_typer(noise.app, name="noise")
+app.command("ngdc")(ngdc_command.ngdc)
 
 
 def main() -> None:

@@ -1,0 +1,210 @@
+"""Readers that turn the folder layouts of real-world SR data sets into lists of LR/HR pairs.
+
+Layouts (DESIGN §4) and the paper's splits, by name (see LAYOUTS):
+- realsr:   RealSR V3  {Canon,Nikon}/{Train,Test}/{2,3,4}/Canon_001_HR.png + Canon_001_LR4.png;
+            the paper uses Canon x4 (test 001-050).
+- city100:  CameraSR City100 iPhone X  001H.PNG + 001L.PNG, same size (x1);
+            train 021-100, test 001-020.
+- ntire2020 / aim2019: validation pairs Corrupted-va-x/NNNN.png (LR) + DIV2K_valid_HR/NNNN.png
+            (x4); their training data is unpaired: make pairs with `rwsr ngdc`.
+- div2k / flickr2k: DIV2K_{train,valid}_HR/0001.png + DIV2K_{train,valid}_LR_bicubic/X4/0001x4.png,
+            Flickr2K_HR/000001.png + Flickr2K_LR_bicubic/X4/000001x4.png.
+- paired:   any HR/ + LR/ folders with the same file names, which is what `rwsr pairs` and
+            `rwsr ngdc` write.
+
+Every reader checks what training would trip over later: a missing partner, LR size x scale
+!= HR size, an unreadable file, an empty set; errors name the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from rwsr.data.folders import list_images
+from rwsr.errors import ConfigError, InputError
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """One training or test pair; LR is HR / scale in each dimension."""
+
+    name: str
+    lr: Path
+    hr: Path
+    scale: int
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError, ValueError) as error:
+        raise InputError(f"{path}: not a readable image ({error})") from None
+
+
+def check_pairs(pairs: Sequence[ImagePair], *, where: Path) -> list[ImagePair]:
+    """Raise InputError for an empty list or a pair whose sizes do not match its scale."""
+    if not pairs:
+        raise InputError(f"{where}: no image pairs found")
+    for pair in pairs:
+        lr_w, lr_h = image_size(pair.lr)
+        hr_w, hr_h = image_size(pair.hr)
+        if (lr_w * pair.scale, lr_h * pair.scale) != (hr_w, hr_h):
+            raise InputError(
+                f"{pair.lr}: LR is {lr_w}x{lr_h}, so x{pair.scale} gives "
+                f"{lr_w * pair.scale}x{lr_h * pair.scale}, but HR {pair.hr} is {hr_w}x{hr_h}"
+            )
+    return list(pairs)
+
+
+def match_by_name(
+    lr_dir: Path, hr_dir: Path, *, scale: int, lr_name: Callable[[str], str] = lambda stem: stem
+) -> list[ImagePair]:
+    """Pair every HR image with the LR image named lr_name(HR stem); any orphan is an error."""
+    hr_images = list_images(hr_dir, what="HR folder")
+    lr_images = {path.stem: path for path in list_images(lr_dir, what="LR folder")}
+    pairs, missing = [], []
+    for hr in hr_images:
+        lr = lr_images.pop(lr_name(hr.stem), None)
+        if lr is None:
+            missing.append(hr)
+        else:
+            pairs.append(ImagePair(hr.stem, lr, hr, scale))
+    if missing:
+        raise InputError(
+            f"{missing[0]}: no LR partner named {lr_name(missing[0].stem)}.* in {lr_dir}"
+            + (f" (and {len(missing) - 1} more HR images without one)" if len(missing) > 1 else "")
+        )
+    if lr_images:
+        orphan = next(iter(lr_images.values()))
+        raise InputError(f"{orphan}: no HR partner in {hr_dir}")
+    return pairs
+
+
+def paired(root: Path, *, split: str = "all", scale: int = 4) -> list[ImagePair]:
+    """ROOT/HR + ROOT/LR with the same names (rwsr pairs / rwsr ngdc output)."""
+    _split(split, ("all",), "paired")
+    return match_by_name(root / "LR", root / "HR", scale=scale)
+
+
+def city100(root: Path, *, split: str = "train", scale: int = 1) -> list[ImagePair]:
+    """City100 iPhone X: NNNH.PNG (HR) + NNNL.PNG (LR), same size; ROOT or ROOT/City100_iPhoneX."""
+    _split(split, ("train", "test", "all"), "city100")
+    if scale != 1:
+        raise ConfigError(f"city100 pairs are x1 (LR and HR of the same size), got scale {scale}")
+    folder = root / "City100_iPhoneX" if (root / "City100_iPhoneX").is_dir() else root
+    wanted = {"train": range(21, 101), "test": range(1, 21), "all": range(1, 101)}[split]
+    pairs = []
+    for hr in list_images(folder, what="City100 folder"):
+        match = re.fullmatch(r"(\d{3})H", hr.stem)
+        if not match or int(match.group(1)) not in wanted:
+            continue
+        lr = _partner(hr, f"{match.group(1)}L")
+        pairs.append(ImagePair(match.group(1), lr, hr, 1))
+    return pairs
+
+
+def realsr(
+    root: Path, *, split: str = "train", scale: int = 4, camera: str = "Canon"
+) -> list[ImagePair]:
+    """RealSR V3: ROOT/{camera}/{Train,Test}/{scale}/{camera}_NNN_HR.png + _LR{scale}.png."""
+    _split(split, ("train", "test"), "realsr")
+    if camera not in ("Canon", "Nikon"):
+        raise ConfigError(f"realsr camera must be Canon or Nikon, got {camera!r}")
+    folder = root / camera / split.capitalize() / str(scale)
+    pairs = []
+    for hr in list_images(folder, what=f"RealSR {camera} {split} x{scale} folder"):
+        if not hr.stem.endswith("_HR"):
+            continue
+        base = hr.stem[: -len("_HR")]
+        pairs.append(ImagePair(base, _partner(hr, f"{base}_LR{scale}"), hr, scale))
+    return pairs
+
+
+def _source_target(root: Path, split: str, scale: int, name: str) -> list[ImagePair]:
+    _split(split, ("valid",), name)
+    return match_by_name(root / "Corrupted-va-x", root / "DIV2K_valid_HR", scale=scale)
+
+
+def ntire2020(root: Path, *, split: str = "valid", scale: int = 4) -> list[ImagePair]:
+    """NTIRE 2020 Track 1 validation: Corrupted-va-x (LR) + DIV2K_valid_HR 0801-0900."""
+    return _source_target(root, split, scale, "ntire2020")
+
+
+def aim2019(root: Path, *, split: str = "valid", scale: int = 4) -> list[ImagePair]:
+    """AIM 2019 Track 1 validation, same layout as NTIRE 2020 Track 1."""
+    return _source_target(root, split, scale, "aim2019")
+
+
+def _bicubic_pairs(root: Path, prefix: str, split: str, scale: int) -> list[ImagePair]:
+    folder = f"{prefix}_{split}" if split else prefix
+    return match_by_name(
+        root / f"{folder}_LR_bicubic" / f"X{scale}",
+        root / f"{folder}_HR",
+        scale=scale,
+        lr_name=lambda stem: f"{stem}x{scale}",
+    )
+
+
+def div2k(root: Path, *, split: str = "train", scale: int = 4) -> list[ImagePair]:
+    """DIV2K_{train,valid}_HR + DIV2K_{train,valid}_LR_bicubic/X{scale}/NNNNx{scale}.png."""
+    _split(split, ("train", "valid"), "div2k")
+    return _bicubic_pairs(root, "DIV2K", split, scale)
+
+
+def flickr2k(root: Path, *, split: str = "all", scale: int = 4) -> list[ImagePair]:
+    """Flickr2K_HR + Flickr2K_LR_bicubic/X{scale}/NNNNNNx{scale}.png."""
+    _split(split, ("all",), "flickr2k")
+    return _bicubic_pairs(root, "Flickr2K", "", scale)
+
+
+LAYOUTS: dict[str, Callable[..., list[ImagePair]]] = {
+    "paired": paired,
+    "city100": city100,
+    "realsr": realsr,
+    "ntire2020": ntire2020,
+    "aim2019": aim2019,
+    "div2k": div2k,
+    "flickr2k": flickr2k,
+}
+
+
+def load_pairs(
+    root: str | os.PathLike[str],
+    *,
+    layout: str = "paired",
+    split: str | None = None,
+    scale: int | None = None,
+    check: bool = True,
+) -> list[ImagePair]:
+    """The pairs of data set `root` in `layout`, split by name; each layout has its defaults.
+
+    With `check`, every file header is read to verify sizes (fast: no pixels are decoded).
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"unknown data set layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: data set folder does not exist")
+    options = {k: v for k, v in (("split", split), ("scale", scale)) if v is not None}
+    pairs = LAYOUTS[layout](root, **options)
+    return check_pairs(pairs, where=root) if check else pairs
+
+
+def _split(split: str, valid: tuple[str, ...], layout: str) -> None:
+    if split not in valid:
+        raise ConfigError(f"{layout} has no split {split!r}; valid: {', '.join(valid)}")
+
+
+def _partner(hr: Path, stem: str) -> Path:
+    for candidate in hr.parent.iterdir():
+        if candidate.stem == stem and candidate.suffix.lower() == hr.suffix.lower():
+            return candidate
+    raise InputError(f"{hr}: no LR partner {stem}{hr.suffix} in {hr.parent}")

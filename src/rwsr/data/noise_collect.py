@@ -1,0 +1,136 @@
+"""Noise sampling on one set of images: statistics -> CATI -> noise bank + report.
+
+This is the single-set half of NGDC (rwsr.data.ngdc applies a CATI found on one set to
+another). Conventions: see rwsr.data.patches and rwsr.data.cati.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rwsr.data.cati import Cati, NoiseSamplingConfig, compute_cati
+from rwsr.data.folders import list_images
+from rwsr.data.noise_bank import BankSelection, write_bank
+from rwsr.data.noise_report import ImageRecord, write_report
+from rwsr.data.scan import SetScan, scan_set
+
+
+def select_windows(
+    scan: SetScan,
+    cati: Cati,
+    *,
+    role: str,
+    exclude_clipped: bool,
+    min_in_cati: int = 1,
+) -> tuple[list[ImageRecord], list[BankSelection]]:
+    """Per image: which windows lie in the CATI, and whether the image is kept.
+
+    An image is kept when at least `min_in_cati` of its (unclipped) windows are in the CATI.
+    """
+    records: list[ImageRecord] = []
+    selections: list[BankSelection] = []
+    for image in scan.images:
+        if image.stats is None:  # unreadable (failed) or smaller than one window (dropped)
+            status = "dropped" if image.width else "failed"
+            records.append(ImageRecord(str(image.path), role, status, image.error or "unknown"))
+            continue
+        stats = image.stats
+        usable = ~stats.clipped if exclude_clipped else stats.clipped | ~stats.clipped
+        inside = cati.contains(stats.variance, stats.mean) & usable
+        count = int(inside.sum())
+        if count >= min_in_cati:
+            status, reason = "kept", ""
+            selections.append(
+                BankSelection(
+                    image.path,
+                    role,
+                    image.dtype,
+                    stats.y[inside],
+                    stats.x[inside],
+                    stats.mean[inside],
+                    stats.variance[inside],
+                )
+            )
+        else:
+            status = "dropped"
+            reason = _why_dropped(stats.variance[usable], cati, count, min_in_cati)
+        records.append(
+            ImageRecord(str(image.path), role, status, reason, len(stats), int(usable.sum()), count)
+        )
+    return records, selections
+
+
+def _why_dropped(variance: np.ndarray, cati: Cati, count: int, minimum: int) -> str:
+    """Where the image's windows fall relative to the CATI, for the report."""
+    if variance.size == 0:
+        return "every window clipped"
+    if count:
+        return f"only {count} window(s) in the CATI, {minimum} required"
+    below = int((variance < cati.variance[0]).sum())
+    above = int((variance > cati.variance[1]).sum())
+    between = variance.size - below - above
+    if below == variance.size:
+        return f"cleaner than the CATI: all {below} windows have variance < {cati.variance[0]:.3f}"
+    if above == variance.size:
+        return f"noisier than the CATI: all {above} windows have variance > {cati.variance[1]:.3f}"
+    return (
+        f"no window in the CATI: {below} cleaner, {above} noisier or textured, {between} with "
+        "matching variance but a mean outside the interval"
+    )
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    cati: Cati
+    patches: int
+    records: list[ImageRecord]
+
+
+def collect_noise(
+    source_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    config: NoiseSamplingConfig = NoiseSamplingConfig(),
+    workers: int = 1,
+    overwrite: bool = False,
+    export_png: bool = False,
+    progress: bool = True,
+) -> CollectResult:
+    """Scan `source_dir`, find its CATI, bank every in-CATI window, write the report."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    paths = list_images(source_dir, what="source folder")
+    scan = scan_set(paths, patch=config.patch, workers=workers, progress=progress, label="sources")
+    variance, mean = scan.candidates(exclude_clipped=config.exclude_clipped)
+    cati = compute_cati(variance, mean, config=config)
+    records, selections = select_windows(
+        scan, cati, role="source", exclude_clipped=config.exclude_clipped
+    )
+    count = write_bank(
+        out_dir,
+        selections,
+        cati=cati,
+        patch=config.patch,
+        workers=workers,
+        overwrite=overwrite,
+        export_png=export_png,
+        progress=progress,
+    )
+    seconds = time.perf_counter() - start
+    write_report(
+        out_dir,
+        title=f"Noise bank of {Path(source_dir).name}",
+        settings={"source": str(source_dir), **config.model_dump(), "workers": workers},
+        cati=cati,
+        records=records,
+        variances={"source": variance},
+        seconds=seconds,
+        megapixels=scan.megapixels,
+        totals={"patches in bank": count, "windows considered": int(variance.size)},
+        overwrite=overwrite,
+    )
+    return CollectResult(cati, count, records)

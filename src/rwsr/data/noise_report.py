@@ -1,0 +1,124 @@
+"""Reports of noise collection and NGDC: report.json (everything), report.md (for people) and
+report.png (histogram of patch variance with the CATI marked)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rwsr.atomic import atomic_path, write_text_atomic
+from rwsr.data.cati import Cati
+
+CONVENTION = (
+    "Statistics on BT.601 luma (0.299 R + 0.587 G + 0.114 B) on the 0-255 scale, population "
+    "variance, s x s windows at stride s."
+)
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What happened to one image."""
+
+    path: str
+    role: str  # "source", "target" or "aux"
+    status: str  # "kept", "dropped" or "failed"
+    reason: str
+    windows: int = 0
+    usable: int = 0  # windows not left out for clipping
+    in_cati: int = 0
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    title: str,
+    settings: Mapping[str, object],
+    cati: Cati,
+    records: list[ImageRecord],
+    variances: Mapping[str, np.ndarray],
+    seconds: float,
+    megapixels: float,
+    totals: Mapping[str, object],
+    overwrite: bool,
+) -> None:
+    """Write report.json, report.md and report.png into `out_dir`."""
+    summary = {
+        role: {
+            status: sum(1 for r in records if r.role == role and r.status == status)
+            for status in ("kept", "dropped", "failed")
+        }
+        for role in dict.fromkeys(r.role for r in records)
+    }
+    report = {
+        "title": title,
+        "convention": CONVENTION,
+        "settings": dict(settings),
+        "cati": cati.model_dump(mode="json") | {"text": cati.describe()},
+        "images": summary,
+        "totals": dict(totals),
+        "wall_seconds": round(seconds, 3),
+        "megapixels": round(megapixels, 3),
+        "megapixels_per_second": round(megapixels / seconds, 3) if seconds > 0 else None,
+        "records": [asdict(r) for r in records],
+    }
+    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1) + "\n", overwrite=overwrite)
+    write_text_atomic(out_dir / "report.md", _markdown(report), overwrite=overwrite)
+    _histogram(out_dir / "report.png", variances, cati, title, overwrite=overwrite)
+
+
+def _markdown(report: dict) -> str:
+    lines = [f"# {report['title']}", "", report["convention"], ""]
+    lines += ["## Settings", ""] + [f"- {k}: {v}" for k, v in report["settings"].items()] + [""]
+    lines += ["## CATI", "", report["cati"]["text"], ""]
+    lines += ["## Images", "", "| set | kept | dropped | failed |", "|---|---|---|---|"]
+    for role, counts in report["images"].items():
+        lines.append(f"| {role} | {counts['kept']} | {counts['dropped']} | {counts['failed']} |")
+    lines += [""] + [f"- {k}: {v}" for k, v in report["totals"].items()]
+    lines += [
+        f"- wall time: {report['wall_seconds']} s, {report['megapixels']} MPix scanned, "
+        f"{report['megapixels_per_second']} MPix/s",
+        "",
+        "![variance histogram](report.png)",
+        "",
+        "## Per image",
+        "",
+        "| image | set | status | windows | usable | in CATI | reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["records"]:
+        lines.append(
+            f"| {Path(r['path']).name} | {r['role']} | {r['status']} | {r['windows']} | "
+            f"{r['usable']} | {r['in_cati']} | {r['reason']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _histogram(
+    path: Path, variances: Mapping[str, np.ndarray], cati: Cati, title: str, *, overwrite: bool
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    floor = 1e-2  # zero-variance windows are drawn at the left edge of a log axis
+    everything = np.concatenate([v for v in variances.values() if v.size] or [np.ones(1)])
+    top = max(float(everything.max()), cati.variance[1], 1.0) * 1.5
+    bins = np.logspace(np.log10(floor), np.log10(top), 80)
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for role, values in variances.items():
+        axes.hist(np.maximum(values, floor), bins=bins, alpha=0.6, label=f"{role} ({values.size})")
+    axes.axvspan(max(cati.variance[0], floor), max(cati.variance[1], floor * 1.05), color="tab:red", alpha=0.25, label="CATI variance")
+    axes.set_xscale("log")
+    axes.set_xlabel("luma variance of a window (BT.601, 0-255 scale)")
+    axes.set_ylabel("windows")
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        figure.savefig(tmp, format="png")
+    plt.close(figure)

@@ -1,0 +1,147 @@
+"""The training Dataset: aligned random crops, dihedral augmentation, noise injection.
+
+A sample is {"lr": 3 x p x p, "hr": 3 x (p*scale) x (p*scale)} float32 RGB tensors in [0, 1]
+(the model contract), plus "index" (pair), "crop" (LR top-left y, x) and "noise" (bank patch
+index, -1 for none). Crops are aligned: LR (y, x) <-> HR (y*scale, x*scale).
+
+Noise injection (paper Sec. III-E, as in Impressionism): with probability
+`noise_probability`, a random p x p crop of a random bank patch, minus its per-channel mean,
+is added to the LR crop, which is then clamped to [0, 1].
+
+Randomness: every process draws from its own numpy Generator seeded from (config.seed, the
+DataLoader worker's seed). Worker seeds differ per worker and per epoch and derive from
+torch's global seed, so workers never repeat each other's crops and a run is reproducible
+under torch.manual_seed. Without workers, one Generator seeded by config.seed runs on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch.utils.data import Dataset, get_worker_info
+
+from rwsr.data.datasets import ImagePair
+from rwsr.data.noise_bank import NoiseBank
+from rwsr.errors import ConfigError, InputError
+from rwsr.imageio import read_image
+
+
+class TrainingSetConfig(BaseModel):
+    """Crop and augmentation settings; defaults are the paper's (HR 128, flips, rotations)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hr_patch: int = Field(128, ge=4, description="HR crop side; LR crop = hr_patch / scale")
+    augment: bool = Field(True, description="random flips and 90-degree rotations")
+    noise_probability: float = Field(1.0, ge=0, le=1, description="chance of noise injection")
+    seed: int = Field(0, ge=0, description="base seed of the per-process generators")
+
+
+class PairDataset(Dataset[dict[str, object]]):
+    """Random aligned crops of LR/HR pairs, optionally with noise from a bank."""
+
+    def __init__(
+        self,
+        pairs: Sequence[ImagePair],
+        *,
+        config: TrainingSetConfig = TrainingSetConfig(),
+        bank: NoiseBank | None = None,
+        preload: bool = False,
+    ) -> None:
+        if not pairs:
+            raise InputError("the training set holds no pairs")
+        scales = {pair.scale for pair in pairs}
+        if len(scales) != 1:
+            raise ConfigError(f"the training pairs mix scales {sorted(scales)}; use one scale")
+        self.scale = scales.pop()
+        if config.hr_patch % self.scale:
+            raise ConfigError(
+                f"HR patch {config.hr_patch} is not a multiple of the scale {self.scale}"
+            )
+        self.lr_patch = config.hr_patch // self.scale
+        if bank is not None and bank.patch < self.lr_patch:
+            raise ConfigError(
+                f"{bank.path}: bank patches are {bank.patch} px, smaller than the LR crop of "
+                f"{self.lr_patch} px; collect the bank with --patch >= {self.lr_patch}"
+            )
+        self.pairs = list(pairs)
+        self.config = config
+        self.bank = bank
+        self._images = [self._decode(i) for i in range(len(self.pairs))] if preload else None
+        self._rng: np.random.Generator | None = None
+        self._rng_key: tuple[int, int | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _generator(self) -> np.random.Generator:
+        info = get_worker_info()
+        key = (os.getpid(), info.seed if info is not None else None)
+        if self._rng is None or self._rng_key != key:
+            entropy = [self.config.seed] if info is None else [self.config.seed, info.seed]
+            self._rng = np.random.default_rng(np.random.SeedSequence(entropy))
+            self._rng_key = key
+        return self._rng
+
+    def _decode(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        pair = self.pairs[index]
+        lr, hr = read_image(pair.lr), read_image(pair.hr)
+        if (lr.shape[0] * self.scale, lr.shape[1] * self.scale) != hr.shape[:2]:
+            raise InputError(
+                f"{pair.lr}: LR {lr.shape[1]}x{lr.shape[0]} x{self.scale} does not match HR "
+                f"{pair.hr} {hr.shape[1]}x{hr.shape[0]}"
+            )
+        if min(lr.shape[:2]) < self.lr_patch:
+            raise InputError(
+                f"{pair.lr}: LR image {lr.shape[1]}x{lr.shape[0]} is smaller than the LR crop "
+                f"of {self.lr_patch} px (HR patch {self.config.hr_patch})"
+            )
+        return lr, hr
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        rng = self._generator()
+        lr, hr = self._images[index] if self._images is not None else self._decode(index)
+        p, s = self.lr_patch, self.scale
+        y = int(rng.integers(0, lr.shape[0] - p + 1))
+        x = int(rng.integers(0, lr.shape[1] - p + 1))
+        lr_crop = _unit(lr[y : y + p, x : x + p])
+        hr_crop = _unit(hr[y * s : (y + p) * s, x * s : (x + p) * s])
+        if self.config.augment:
+            hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, size=3))
+            lr_crop = _dihedral(lr_crop, hflip, vflip, transpose)
+            hr_crop = _dihedral(hr_crop, hflip, vflip, transpose)
+        noise_index = -1
+        if self.bank is not None and rng.random() < self.config.noise_probability:
+            noise_index = int(rng.integers(0, len(self.bank)))
+            ny = int(rng.integers(0, self.bank.patch - p + 1))
+            nx = int(rng.integers(0, self.bank.patch - p + 1))
+            noise = _unit(np.asarray(self.bank.patches[noise_index, ny : ny + p, nx : nx + p]))
+            noise -= noise.mean(axis=(0, 1), keepdims=True)
+            lr_crop = np.clip(lr_crop + noise, 0.0, 1.0)
+        return {
+            "lr": torch.from_numpy(np.ascontiguousarray(lr_crop.transpose(2, 0, 1))),
+            "hr": torch.from_numpy(np.ascontiguousarray(hr_crop.transpose(2, 0, 1))),
+            "index": index,
+            "crop": (y, x),
+            "noise": noise_index,
+        }
+
+
+def _unit(image: np.ndarray) -> np.ndarray:
+    """uint8/uint16 -> float32 in [0, 1]."""
+    return image.astype(np.float32) * np.float32(1.0 / np.iinfo(image.dtype).max)
+
+
+def _dihedral(image: np.ndarray, hflip: bool, vflip: bool, transpose: bool) -> np.ndarray:
+    """One of the 8 flips/90-degree rotations of an HxWxC array."""
+    if hflip:
+        image = image[:, ::-1]
+    if vflip:
+        image = image[::-1]
+    if transpose:
+        image = image.transpose(1, 0, 2)
+    return image

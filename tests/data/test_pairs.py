@@ -1,0 +1,122 @@
+"""Pair generation (Eq. 9-10): the maths on real photos, `rwsr pairs` as a batch tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import rwsr.data.pairs as pairs_module
+from rwsr.cli.main import app
+from rwsr.data.imresize import imresize
+from rwsr.data.pairs import PairsConfig, make_pair
+from rwsr.errors import InputError
+from rwsr.imageio import read_image, write_image
+
+
+def test_pair_is_two_matlab_bicubic_shrinks_with_hr_cropped_to_the_scale(photo_rgb: np.ndarray) -> None:
+    source = photo_rgb[:203, :250]  # odd sizes: clean-up gives 102 x 125, cropped to 100 x 124
+    hr, lr = make_pair(source, config=PairsConfig(scale=4, cleanup=2))
+    assert hr.shape == (100, 124, 3) and lr.shape == (25, 31, 3)
+    assert hr.dtype == lr.dtype == np.uint8
+    assert np.array_equal(hr, imresize(source, 0.5)[:100, :124])
+    assert np.array_equal(lr, imresize(hr, 0.25))
+    clean_hr, _ = make_pair(source, config=PairsConfig(scale=4, cleanup=1))
+    assert np.array_equal(clean_hr, source[:200, :248])
+
+
+def test_sixteen_bit_sources_stay_sixteen_bit(photo_rgb: np.ndarray) -> None:
+    source = photo_rgb.astype(np.uint16) * 257
+    hr, lr = make_pair(source)
+    assert hr.dtype == lr.dtype == np.uint16
+    eight_hr, _ = make_pair(photo_rgb)
+    assert np.abs(hr / 257.0 - eight_hr).max() < 1.5  # 8-bit rounds twice, by <= 0.5 each
+
+
+def test_too_small_source_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="too small for clean-up x2 and scale x4"):
+        make_pair(np.zeros((5, 5, 3), np.uint8))
+
+
+@pytest.fixture
+def sources(photo_rgb: np.ndarray, tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    for k in range(4):
+        write_image(folder / f"img{k}.png", np.ascontiguousarray(photo_rgb[k * 16 : k * 16 + 96, :120]))
+    return folder
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["pairs", *args, "--workers", "1", "--no-progress"])
+    return result.exit_code, result.output
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.png"))}
+
+
+def test_cli_writes_pairs_reports_broken_files_and_resumes(sources: Path, tmp_path: Path) -> None:
+    (sources / "broken.png").write_bytes(b"definitely not a png")
+    out = tmp_path / "out"
+    code, output = run(str(sources), "-o", str(out))
+    assert code == 1
+    assert "broken.png: not a readable image" in output
+    assert "4 pairs written, 0 already done, 1 failed" in output
+    assert read_image(out / "HR" / "img0.png").shape == (48, 60, 3)
+    assert read_image(out / "LR" / "img0.png").shape == (12, 15, 3)
+    (sources / "broken.png").unlink()
+    code, output = run(str(sources), "-o", str(out))
+    assert code == 0 and "0 pairs written, 4 already done" in output
+    code, output = run(str(sources), "-o", str(out), "--scale", "2")
+    assert code == 2 and "other settings (scale: 4 -> 2)" in output
+
+
+def test_interrupted_run_resumes_to_the_same_files(
+    sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _ = run(str(sources), "-o", str(tmp_path / "whole"))
+    assert code == 0
+    original = pairs_module.write_pair
+    calls = {"n": 0}
+
+    def interrupted(*args: object, **kwargs: object) -> str:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pairs_module, "write_pair", interrupted)
+    CliRunner().invoke(app, ["pairs", str(sources), "-o", str(tmp_path / "resumed"), "--workers", "1", "--no-progress"])
+    assert len(folder_bytes(tmp_path / "resumed")) == 4  # two pairs done when interrupted
+    monkeypatch.setattr(pairs_module, "write_pair", original)
+    code, output = run(str(sources), "-o", str(tmp_path / "resumed"))
+    assert code == 0 and "2 pairs written, 2 already done" in output
+    assert folder_bytes(tmp_path / "resumed") == folder_bytes(tmp_path / "whole")
+
+
+def test_lone_half_pair_is_completed_but_foreign_content_is_never_replaced(
+    sources: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    run(str(sources), "-o", str(out))
+    (out / "LR" / "img1.png").unlink()  # crash between the HR and the LR write
+    code, output = run(str(sources), "-o", str(out))
+    assert code == 0 and "1 pairs written, 3 already done" in output
+    (out / "LR" / "img2.png").unlink()
+    write_image(out / "HR" / "img2.png", np.zeros((48, 60, 3), np.uint8), overwrite=True)
+    code, output = run(str(sources), "-o", str(out))
+    assert code == 1 and "img2.png: already exists with other content" in output
+    code, output = run(str(sources), "-o", str(out), "--overwrite")
+    assert code == 0 and "4 pairs written" in output
+
+
+def test_empty_source_and_foreign_output_folders_are_refused(tmp_path: Path, sources: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, output = run(str(tmp_path / "empty"), "-o", str(tmp_path / "out"))
+    assert code == 1 and "holds no images" in output
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    code, output = run(str(sources), "-o", str(tmp_path / "busy"))
+    assert code == 1 and "holds files that no `rwsr pairs` run made" in output
