@@ -14,6 +14,7 @@ from mos_helpers import study_config
 from rwsr.errors import InputError
 from rwsr.imageio import read_image, write_image
 from rwsr.mos.build import build_study
+from rwsr.mos.config import MethodSource, StudyConfig
 from rwsr.mos.db import open_study
 from rwsr.mos.study import Study
 
@@ -148,3 +149,32 @@ def test_opening_something_else_is_a_clear_error(tmp_path: Path) -> None:
         open_study(other)
     with pytest.raises(InputError, match="missing.sqlite: study database does not exist"):
         open_study(tmp_path / "missing.sqlite")
+
+
+def test_city100_pairs_from_one_folder(city100: Path, tmp_path: Path) -> None:
+    """Real photos: City100 keeps HR (021H.PNG) and LR (021L.PNG) side by side."""
+    folder = tmp_path / "city"
+    folder.mkdir()
+    for name in ("021H.PNG", "021L.PNG", "022H.PNG", "022L.PNG"):
+        (folder / name).symlink_to(city100 / name)
+    config = StudyConfig(
+        reference=folder,
+        reference_pattern="*H.PNG",
+        methods=(MethodSource(name="LR", directory=folder, pattern="*L.PNG"),),
+        patches=4,
+        patch_size=128,
+    )
+    db = tmp_path / "city.sqlite"
+    build_study(config, db)
+    stored = rows(
+        db,
+        "SELECT i.key, p.y, p.x, p.reference_png, t.png FROM patches p JOIN images i ON "
+        "i.id = p.image_id JOIN trials t ON t.patch_id = p.id",
+    )
+    assert sorted(key for key, *_ in stored) == ["021", "021", "022", "022"]
+    for key, y, x, reference_png, lr_png in stored:
+        window = (slice(y, y + 128), slice(x, x + 128))
+        np.testing.assert_array_equal(
+            decode(reference_png), read_image(city100 / f"{key}H.PNG")[window]
+        )
+        np.testing.assert_array_equal(decode(lr_png), read_image(city100 / f"{key}L.PNG")[window])

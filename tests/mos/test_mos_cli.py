@@ -11,7 +11,7 @@ import requests
 from mos_helpers import ServerProcess
 from typer.testing import CliRunner
 
-from rwsr.cli.mos import app
+from rwsr.cli.mos import app, study_config
 
 TIMEOUT = 30
 
@@ -104,3 +104,17 @@ def test_mos_is_a_subcommand_of_rwsr() -> None:
 def test_help_lists_the_options(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "--db" in result.output
+
+
+def test_folders_may_end_in_a_file_pattern(tmp_path: Path) -> None:
+    config = study_config(
+        tmp_path / "RealSR" / "*_HR.png",
+        [f"EDL={tmp_path / 'out'}", f"LR={tmp_path / 'RealSR'}/*_LR4.png"],
+        {"patches": 10, "seed": None},
+    )
+    assert (config.reference, config.reference_pattern) == (tmp_path / "RealSR", "*_HR.png")
+    assert [(m.name, m.directory, m.pattern) for m in config.methods] == [
+        ("EDL", tmp_path / "out", "*"),
+        ("LR", tmp_path / "RealSR", "*_LR4.png"),
+    ]
+    assert config.patches == 10 and config.seed == 0

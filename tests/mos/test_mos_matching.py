@@ -122,3 +122,35 @@ def test_reference_folder_can_serve_as_a_hidden_anchor_method(tmp_path: Path) ->
         reference / "Canon_001_HR.png": reference / "Canon_001_HR.png",
         reference / "001H.PNG": reference / "001H.PNG",
     }
+
+
+def test_patterns_pick_images_out_of_mixed_folders(tmp_path: Path) -> None:
+    realsr = touch_images(tmp_path / "realsr", "Canon_001_HR.png", "Canon_001_LR4.png")
+    city = touch_images(tmp_path / "city", "021H.PNG", "021L.PNG", "022H.PNG", "022L.PNG")
+    touch_images(city, ".021L.tmp.PNG")  # a half-written file of another tool is never picked
+    edl = touch_images(tmp_path / "edl", "Canon_001_SR.png")
+    scenes = match_images(realsr, (MethodSource(name="EDL", directory=edl),), pattern="*_HR.png")
+    assert [s.reference.name for s in scenes] == ["Canon_001_HR.png"]
+    lr = MethodSource(name="LR", directory=city, pattern="*L.PNG")
+    scenes = match_images(city, (lr,), pattern="*H.PNG")
+    assert {s.reference.name: s.outputs["LR"].name for s in scenes} == {
+        "021H.PNG": "021L.PNG",
+        "022H.PNG": "022L.PNG",
+    }
+    with pytest.raises(
+        InputError,
+        match=r"realsr: reference folder holds no images matching "
+        r"'\*_GT.png'",
+    ):
+        match_images(realsr, (lr,), pattern="*_GT.png")
+
+
+def test_patterns_stay_inside_their_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="must be a non-empty name pattern"):
+        MethodSource(name="A", directory=tmp_path, pattern="../*.png")
+    with pytest.raises(ValidationError, match="must be a non-empty name pattern"):
+        StudyConfig(
+            reference=tmp_path,
+            reference_pattern="**/*.png",
+            methods=(MethodSource(name="A", directory=tmp_path),),
+        )

@@ -27,6 +27,14 @@ def _option_name(field: str) -> str:
     return "--method" if field == "methods" else "--" + field.replace("_", "-")
 
 
+def folder_and_pattern(text: str | Path) -> tuple[Path, str]:
+    """'DIR' (every image in it) or 'DIR/PATTERN' with a glob in the last part."""
+    path = Path(text).expanduser()
+    if any(char in path.name for char in "*?["):
+        return path.parent.resolve(), path.name
+    return path.resolve(), "*"
+
+
 def study_config(
     reference: Path | None, methods: list[str], options: dict[str, object]
 ) -> StudyConfig:
@@ -40,11 +48,13 @@ def study_config(
             raise ConfigError(
                 f"--method {spec!r}: expected NAME=DIR, e.g. --method RWSR-EDL=results/edl"
             )
-        sources.append({"name": name.strip(), "directory": Path(directory).expanduser().resolve()})
+        folder, pattern = folder_and_pattern(directory.strip())
+        sources.append({"name": name.strip(), "directory": folder, "pattern": pattern})
+    folder, pattern = folder_and_pattern(reference)
     given = {key: value for key, value in options.items() if value is not None}
     try:
         return StudyConfig.model_validate(
-            {"reference": reference.expanduser().resolve(), "methods": sources, **given}
+            {"reference": folder, "reference_pattern": pattern, "methods": sources, **given}
         )
     except ValidationError as error:
         problems = "; ".join(
@@ -61,27 +71,31 @@ def serve(
         Path, typer.Option("--db", help="Study database; built from --ref/--method if absent.")
     ],
     ref: Annotated[
-        Path | None, typer.Option("--ref", help="Folder of reference (HR) images.")
+        Path | None,
+        typer.Option("--ref", help="Reference (HR) images: DIR, or DIR/'*_HR.png' to pick some."),
     ] = None,
     method: Annotated[
         list[str] | None,
-        typer.Option("--method", help="NAME=DIR: one method's outputs (repeat per method)."),
+        typer.Option(
+            "--method",
+            help="NAME=DIR or NAME=DIR/'*_SR.png': one method's outputs (repeat per method).",
+        ),
     ] = None,
     patches: Annotated[
-        int | None, typer.Option(help="Patches sampled over the reference images [default: 100].")
+        int | None, typer.Option(help="Patches sampled over the reference images (default 100).")
     ] = None,
     patch_size: Annotated[
-        int | None, typer.Option(help="Patch side in pixels [default: 128].")
+        int | None, typer.Option(help="Patch side in pixels (default 128).")
     ] = None,
     patches_per_rater: Annotated[
         int | None,
-        typer.Option(help="Patches per rater, each shown once per method [default: all]."),
+        typer.Option(help="Patches per rater, each shown once per method (default: all)."),
     ] = None,
     allow_revisions: Annotated[
         bool | None, typer.Option("--allow-revisions", help="Let raters change earlier answers.")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of the patch positions [default: 0].")
+        int | None, typer.Option(help="Seed of the patch positions (default 0).")
     ] = None,
     host: Annotated[
         str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes the study.")

@@ -43,7 +43,7 @@ def build_study(
     db_path = Path(db_path)
     if db_path.exists() and not overwrite:
         raise InputError(f"{db_path}: already exists; pass --overwrite to replace the study")
-    scenes = match_images(config.reference, config.methods)
+    scenes = match_images(config.reference, config.methods, pattern=config.reference_pattern)
     rng = np.random.default_rng(config.seed)
     counts = allocate(config.patches, len(scenes), rng)
     with atomic_path(db_path, overwrite=overwrite) as tmp:

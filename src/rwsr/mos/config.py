@@ -14,13 +14,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _METHOD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+()\-]{0,63}$")
 
 
+def _file_pattern(pattern: str) -> str:
+    """A glob over file names in one folder (RealSR keeps HR and LR side by side)."""
+    if not pattern or "/" in pattern or "\\" in pattern:
+        raise ValueError(
+            f"file pattern {pattern!r} must be a non-empty name pattern like '*_HR.png'"
+        )
+    return pattern
+
+
 class MethodSource(BaseModel):
-    """One method under test: a display name (hidden from raters) and its output folder."""
+    """One method under test: a display name (hidden from raters), its output folder, and
+    which files in it are outputs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     directory: Path
+    pattern: str = "*"
+
+    _pattern = field_validator("pattern")(_file_pattern)
 
     @field_validator("name")
     @classmethod
@@ -43,6 +56,7 @@ class StudyConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reference: Path
+    reference_pattern: str = "*"
     methods: tuple[MethodSource, ...] = Field(min_length=1)
     patches: int = Field(default=100, ge=1, le=100_000)
     # 128 px at the HR resolution: large enough to judge texture, small enough for a laptop.
@@ -52,6 +66,8 @@ class StudyConfig(BaseModel):
     # Without revisions the first answer stands, as in a classic absolute-category-rating test.
     allow_revisions: bool = False
     seed: int = 0
+
+    _reference_pattern = field_validator("reference_pattern")(_file_pattern)
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:
@@ -64,10 +80,6 @@ class StudyConfig(BaseModel):
                 f"patches_per_rater ({self.patches_per_rater}) exceeds patches ({self.patches})"
             )
         return self
-
-    @property
-    def method_names(self) -> tuple[str, ...]:
-        return tuple(method.name for method in self.methods)
 
     def differences(self, other: StudyConfig) -> list[str]:
         """Human-readable list of fields where `other` differs from this config."""

@@ -4,7 +4,9 @@ Methods name their outputs differently (`0801.png`, `0801_x4_SR.png`, `Canon_001
 for `Canon_001_HR.png`, `001L_out.png` for City100's `001H.PNG`), so a method file matches
 a reference when its stem equals the reference key or starts with it followed by a
 character that cannot continue the key. The key is the reference stem without a trailing
-HR tag (`_HR`, `-HR`, `_GT`, `-GT`, or `H` after a digit). Every match must be unique and
+HR tag (`_HR`, `-HR`, `_GT`, `-GT`, or `H` after a digit). File-name patterns pick the
+images out of folders holding more (RealSR's `*_HR.png` beside `*_LR4.png`, City100's
+`*H.PNG` beside `*L.PNG`). Every match must be unique and
 every reference image must be found in every method folder: a study silently missing
 images would bias the scores.
 """
@@ -47,19 +49,29 @@ def matches(key: str, stem: str) -> bool:
     return follower in _SEPARATORS or (key[-1].isdigit() and not follower.isdigit())
 
 
-def list_images(directory: Path, *, what: str) -> list[Path]:
-    """Image files directly inside `directory`, sorted by name; errors name the folder."""
+def list_images(directory: Path, pattern: str, *, what: str) -> list[Path]:
+    """Image files directly inside `directory` whose names match `pattern`, sorted by name."""
     if not directory.is_dir():
         raise InputError(f"{directory}: {what} folder does not exist or is not a folder")
-    images = sorted(p for p in directory.iterdir() if p.is_file() and is_image_path(p))
+    images = sorted(
+        path
+        for path in directory.glob(pattern)
+        if path.is_file() and is_image_path(path) and not path.name.startswith(".")
+    )
     if not images:
-        raise InputError(f"{directory}: {what} folder holds no images (png, jpg, tif, webp, bmp)")
+        matching = "" if pattern == "*" else f" matching {pattern!r}"
+        raise InputError(
+            f"{directory}: {what} folder holds no images{matching} (png, jpg, tif, webp, bmp)"
+        )
     return images
 
 
-def match_images(reference: Path, methods: tuple[MethodSource, ...]) -> list[ImageSet]:
-    """Every reference image with its output from each method, in reference-name order."""
-    references = list_images(reference, what="reference")
+def match_images(
+    reference: Path, methods: tuple[MethodSource, ...], *, pattern: str = "*"
+) -> list[ImageSet]:
+    """Every reference image (those matching `pattern`) with its output from each method,
+    in reference-name order."""
+    references = list_images(reference, pattern, what="reference")
     keys = [reference_key(path.stem) for path in references]
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
@@ -69,7 +81,7 @@ def match_images(reference: Path, methods: tuple[MethodSource, ...]) -> list[Ima
         )
     outputs: dict[str, dict[str, Path]] = {key: {} for key in keys}
     for method in methods:
-        candidates = list_images(method.directory, what=f"method {method.name!r}")
+        candidates = list_images(method.directory, method.pattern, what=f"method {method.name!r}")
         missing: list[str] = []
         for key, ref_path in zip(keys, references):
             found = [path for path in candidates if matches(key, path.stem)]
