@@ -102,6 +102,7 @@ def test_rating_with_keyboard_and_mouse_then_report(
     page.get_by_role("button", name="4 Much Worse").click()
     expect(counter).to_have_text("2 of 6 rated")
     expect(answers.first).to_be_enabled()
+    page.keyboard.press(" ")  # must not re-press the clicked button on the next trial
     page.keyboard.press("0")
     expect(counter).to_have_text("3 of 6 rated")
     expect(answers.first).to_be_enabled()

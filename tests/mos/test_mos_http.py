@@ -17,6 +17,7 @@ from mos_helpers import ServerProcess, start_server, study_config, write_study_d
 
 from rwsr.mos.app import COOKIE
 from rwsr.mos.build import build_study
+from rwsr.mos.report import compute_report
 
 TIMEOUT = 30  # seconds per request: generous for a loaded 2-core machine, yet bounded
 RATERS = 20
@@ -92,6 +93,13 @@ def test_full_study_flow(studies: dict[str, tuple[str, Path]]) -> None:
             position,
         )
         assert images["reference"].content == reference and images["result"].content == result
+        etag = images["result"].headers["ETag"]
+        unchanged = session.get(
+            f"{url}api/trials/{position}/result.png",
+            headers={"If-None-Match": etag},
+            timeout=TIMEOUT,
+        )
+        assert unchanged.status_code == 304 and unchanged.content == b""
         rated = session.post(
             f"{url}api/trials/{position}/rating",
             json={"score": position % 6, "elapsed_ms": 800},
@@ -291,3 +299,12 @@ def test_revisions_replace_the_answer_when_the_study_allows_them(
     assert session.get(f"{url}api/trials/0", timeout=TIMEOUT).json() == {"position": 0, "score": 4}
     rows = query(db, "SELECT score, revisions FROM ratings WHERE rater_id = ?", state["rater"])
     assert rows == [(4, 1)]
+
+
+def test_report_reads_a_study_while_it_is_served(studies: dict[str, tuple[str, Path]]) -> None:
+    url, db = studies["plain"]
+    session, _ = join(url)
+    assert session.post(f"{url}api/trials/0/rating", json={"score": 1}, timeout=TIMEOUT).ok
+    report = compute_report(db)
+    [(count,)] = query(db, "SELECT COUNT(*) FROM ratings")
+    assert report.used_ratings == count >= 1

@@ -146,8 +146,10 @@ def create_app(study: Study) -> Flask:
     def patch(position: int, side: Side) -> Response:
         data = study.patch_png(rater_or_401(), position, side)
         response = Response(data, content_type="image/png")
-        response.headers["Cache-Control"] = "private, max-age=86400, immutable"
-        return response
+        # Revalidate by content: the same URL shows other pixels to another rater or study.
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.add_etag()
+        return response.make_conditional(request)
 
     @app.post("/api/trials/<int:position>/rating")
     def rate(position: int) -> Response:

@@ -137,6 +137,8 @@ async function show(position) {
     return;
   }
   showSection("trial");
+  // A button keeps focus after a click; Space or Enter would then answer the next trial too.
+  if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
   state.position = position;
   state.ready = false;
   setAnswersEnabled(false);
