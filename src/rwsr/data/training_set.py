@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, get_worker_info
 from rwsr.data.datasets import ImagePair
 from rwsr.data.noise_bank import NoiseBank
 from rwsr.errors import ConfigError, InputError
-from rwsr.imageio import read_image
+from rwsr.imageio import read_image, to_float
 
 
 class TrainingSetConfig(BaseModel):
@@ -108,8 +108,8 @@ class PairDataset(Dataset[dict[str, object]]):
         p, s = self.lr_patch, self.scale
         y = int(rng.integers(0, lr.shape[0] - p + 1))
         x = int(rng.integers(0, lr.shape[1] - p + 1))
-        lr_crop = _unit(lr[y : y + p, x : x + p])
-        hr_crop = _unit(hr[y * s : (y + p) * s, x * s : (x + p) * s])
+        lr_crop = to_float(lr[y : y + p, x : x + p])
+        hr_crop = to_float(hr[y * s : (y + p) * s, x * s : (x + p) * s])
         if self.config.augment:
             hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, size=3))
             lr_crop = _dihedral(lr_crop, hflip, vflip, transpose)
@@ -119,7 +119,7 @@ class PairDataset(Dataset[dict[str, object]]):
             noise_index = int(rng.integers(0, len(self.bank)))
             ny = int(rng.integers(0, self.bank.patch - p + 1))
             nx = int(rng.integers(0, self.bank.patch - p + 1))
-            noise = _unit(np.asarray(self.bank.patches[noise_index, ny : ny + p, nx : nx + p]))
+            noise = to_float(np.asarray(self.bank.patches[noise_index, ny : ny + p, nx : nx + p]))
             noise -= noise.mean(axis=(0, 1), keepdims=True)
             lr_crop = np.clip(lr_crop + noise, 0.0, 1.0)
         return {
@@ -129,11 +129,6 @@ class PairDataset(Dataset[dict[str, object]]):
             "crop": (y, x),
             "noise": noise_index,
         }
-
-
-def _unit(image: np.ndarray) -> np.ndarray:
-    """uint8/uint16 -> float32 in [0, 1]."""
-    return image.astype(np.float32) * np.float32(1.0 / np.iinfo(image.dtype).max)
 
 
 def _dihedral(image: np.ndarray, hflip: bool, vflip: bool, transpose: bool) -> np.ndarray:

@@ -1,0 +1,124 @@
+"""NGDC (Algorithm 1) on synthetic sets with known noise: who is kept, what is banked, resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import in_flat_quadrant
+from typer.testing import CliRunner
+
+import rwsr.data.pairs as pairs_module
+from rwsr.cli.main import app
+from rwsr.data.cati import NoiseSamplingConfig
+from rwsr.data.ngdc import NgdcConfig, run_ngdc
+from rwsr.data.noise_bank import open_bank
+from rwsr.errors import ConfigError
+from rwsr.imageio import read_image
+
+CONFIG = NgdcConfig(sampling=NoiseSamplingConfig(patch=32, percentile=25))
+
+
+@pytest.fixture
+def sets(noisy_folder: Callable[..., Path]) -> tuple[Path, Path]:
+    target = noisy_folder("target", [4.0, 4.0, 4.0])
+    aux = noisy_folder("aux", [4.0, 4.0, 0.0, 0.0, 16.0, 16.0], first_seed=100)
+    return target, aux
+
+
+def test_keeps_matching_aux_images_and_drops_clean_and_much_noisier_ones(
+    sets: tuple[Path, Path], tmp_path: Path
+) -> None:
+    target, aux = sets
+    result = run_ngdc(target, aux, tmp_path / "out", config=CONFIG, progress=False)
+    status = {Path(r.path).name: r for r in result.records}
+    assert [n for n, r in status.items() if r.role == "aux" and r.status == "kept"] == [
+        "aux_100_s4.png",
+        "aux_101_s4.png",
+    ]
+    assert "0 cleaner" not in status["aux_102_s0.png"].reason
+    assert status["aux_102_s0.png"].reason.startswith("no window in the CATI: 48 cleaner")
+    assert status["aux_104_s16.png"].reason.startswith("noisier than the CATI")
+    assert all(r.status == "kept" for r in result.records if r.role == "target")
+
+    out = tmp_path / "out"
+    names = sorted(p.name for p in (out / "HR").iterdir())
+    assert names == ["aux_aux_100_s4.png", "aux_aux_101_s4.png", "target_000_s4.png",
+                     "target_001_s4.png", "target_002_s4.png"]
+    assert sorted(p.name for p in (out / "LR").iterdir()) == names
+    assert read_image(out / "HR" / names[0]).shape == (128, 128, 3)  # 256 / clean-up 2
+    assert read_image(out / "LR" / names[0]).shape == (32, 32, 3)
+
+    bank = open_bank(out / "bank")
+    roles = [bank.index["roles"][s] for s in bank.index["entries"]["source"]]
+    assert roles.count("aux") > 0 and roles.count("target") > 0
+    assert len(bank) == result.bank_patches == len(roles)
+    kept_aux = {str(aux / "aux_100_s4.png"), str(aux / "aux_101_s4.png")}
+    for source, y, x in zip(bank.index["entries"]["source"], bank.index["entries"]["y"], bank.index["entries"]["x"]):
+        path = bank.index["sources"][source]
+        assert path.startswith(str(target)) or path in kept_aux
+        assert in_flat_quadrant(y, x, 32)
+    report = json.loads((out / "report.json").read_text())
+    assert report["images"]["aux"] == {"kept": 2, "dropped": 4, "failed": 0}
+
+
+def comparable(out: Path) -> dict[str, object]:
+    files: dict[str, object] = {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name not in ("report.json", "report.md", "report.png")
+    }
+    report = json.loads((out / "report.json").read_text())
+    for key in ("wall_seconds", "megapixels_per_second"):
+        report.pop(key)
+    report["totals"].pop("pairs")  # "5 written" vs "2 written, 3 already done"
+    files["report.json"] = report
+    return files
+
+
+def test_interrupted_run_resumes_to_the_same_output(
+    sets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, aux = sets
+    run_ngdc(target, aux, tmp_path / "whole", config=CONFIG, progress=False)
+    original = pairs_module.write_pair
+    calls = {"n": 0}
+
+    def interrupted(*args: object, **kwargs: object) -> str:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pairs_module, "write_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_ngdc(target, aux, tmp_path / "resumed", config=CONFIG, progress=False)
+    assert not (tmp_path / "resumed" / "bank").exists()
+    monkeypatch.setattr(pairs_module, "write_pair", original)
+    result = run_ngdc(target, aux, tmp_path / "resumed", config=CONFIG, progress=False)
+    assert result.resumed and len(result.pairs.skipped) == 3 and len(result.pairs.written) == 2
+    assert comparable(tmp_path / "resumed") == comparable(tmp_path / "whole")
+
+
+def test_rerun_with_other_settings_is_refused(sets: tuple[Path, Path], tmp_path: Path) -> None:
+    target, aux = sets
+    run_ngdc(target, aux, tmp_path / "out", config=CONFIG, progress=False)
+    other = CONFIG.model_copy(update={"min_in_cati": 3})
+    with pytest.raises(ConfigError, match="min_in_cati: 1 -> 3"):
+        run_ngdc(target, aux, tmp_path / "out", config=other, progress=False)
+
+
+def test_cli_runs_algorithm_one(sets: tuple[Path, Path], tmp_path: Path) -> None:
+    target, aux = sets
+    args = ["ngdc", "--target", str(target), "--aux", str(aux), "-o", str(tmp_path / "out"),
+            "--patch", "32", "--percentile", "25", "--scale", "2", "--workers", "1", "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 target and 2 of 6 auxiliary images kept" in result.output
+    assert read_image(tmp_path / "out" / "LR" / "target_000_s4.png").shape == (64, 64, 3)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "(resumed)" in again.output
+    assert np.asarray(open_bank(tmp_path / "out" / "bank").patches).shape[1:] == (32, 32, 3)
