@@ -62,13 +62,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     ref = best_seconds(lambda: reference_imresize(image, 0.25), args.repeats)
+    as_float = image.astype(np.float32) / 255
+    chw = torch.from_numpy(image).permute(2, 0, 1)
+    chw_float = chw.float() / 255
     cases = {
         "numpy uint8": lambda: imresize(image, 0.25),
-        "numpy float32": (lambda f=image.astype(np.float32) / 255: imresize(f, 0.25)),
-        "torch uint8 CHW": (lambda t=torch.from_numpy(image).permute(2, 0, 1): imresize(t, 0.25)),
-        "torch float32 CHW": (
-            lambda t=torch.from_numpy(image).permute(2, 0, 1).float() / 255: imresize(t, 0.25)
-        ),
+        "numpy float32": lambda: imresize(as_float, 0.25),
+        "torch uint8 CHW": lambda: imresize(chw, 0.25),
+        "torch float32 CHW": lambda: imresize(chw_float, 0.25),
     }
     expected = reference_imresize(image, 0.25)
     assert np.array_equal(imresize(image, 0.25), expected), "numpy result differs from reference"
@@ -79,7 +80,9 @@ def main() -> None:
     print(f"{'reference (per-line loop)':28s} {ref * 1e3:8.1f} ms {mpix / ref:8.1f} MPix/s  1.0x")
     for name, run in cases.items():
         seconds = best_seconds(run, args.repeats)
-        print(f"{name:28s} {seconds * 1e3:8.1f} ms {mpix / seconds:8.1f} MPix/s {ref / seconds:5.1f}x")
+        print(
+            f"{name:28s} {seconds * 1e3:8.1f} ms {mpix / seconds:8.1f} MPix/s {ref / seconds:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ def image(path: Path, height: int, width: int) -> Path:
 def test_city100_train_split_on_the_real_pairs(city100: Path) -> None:
     pairs = load_pairs(city100, layout="city100", split="train")
     assert [p.name for p in pairs] == [f"{k:03d}" for k in range(21, 101)]
-    assert all(p.scale == 1 and p.lr.name == f"{p.name}L.PNG" and p.hr.name == f"{p.name}H.PNG" for p in pairs)
+    assert all(
+        p.scale == 1 and p.lr.name == f"{p.name}L.PNG" and p.hr.name == f"{p.name}H.PNG"
+        for p in pairs
+    )
     with pytest.raises(InputError, match="no image pairs found"):
         load_pairs(city100, layout="city100", split="test")  # 001-020 are not in this copy
     with pytest.raises(ConfigError, match="valid: train, test, all"):
@@ -35,7 +38,9 @@ def test_realsr_v3_layout_and_size_check(tmp_path: Path) -> None:
     pairs = load_pairs(tmp_path, layout="realsr", split="train")
     assert [(p.name, p.scale) for p in pairs] == [("Canon_001", 4), ("Canon_002", 4)]
     write_image(folder / "Canon_002_LR4.png", np.zeros((16, 13, 3), np.uint8), overwrite=True)
-    with pytest.raises(InputError, match=r"Canon_002_LR4.png: LR is 13x16, so x4 gives 52x64, but HR .* is 48x64"):
+    with pytest.raises(
+        InputError, match=r"Canon_002_LR4.png: LR is 13x16, so x4 gives 52x64, but HR .* is 48x64"
+    ):
         load_pairs(tmp_path, layout="realsr", split="train")
     image(folder / "Canon_003_HR.png", 64, 48)
     with pytest.raises(InputError, match="Canon_003_HR.png: no LR partner Canon_003_LR4.png"):
@@ -61,13 +66,17 @@ def test_div2k_flickr2k_and_ntire_validation_layouts(tmp_path: Path) -> None:
     image(tmp_path / "Corrupted-va-x" / "0801.png", 10, 10)
     assert [p.name for p in load_pairs(tmp_path, layout="div2k")] == ["0001"]
     assert [p.name for p in load_pairs(tmp_path, layout="flickr2k")] == ["000001"]
-    assert [p.lr.parent.name for p in load_pairs(tmp_path, layout="ntire2020")] == ["Corrupted-va-x"]
+    assert [p.lr.parent.name for p in load_pairs(tmp_path, layout="ntire2020")] == [
+        "Corrupted-va-x"
+    ]
     with pytest.raises(ConfigError, match="ntire2020 has no split 'train'"):
         load_pairs(tmp_path, layout="ntire2020", split="train")
 
 
 def test_unknown_layout_unreadable_file_and_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown data set layout 'realsr4'; valid: " + ", ".join(LAYOUTS)):
+    with pytest.raises(
+        ConfigError, match="unknown data set layout 'realsr4'; valid: " + ", ".join(LAYOUTS)
+    ):
         load_pairs(tmp_path, layout="realsr4")
     with pytest.raises(InputError, match="data set folder does not exist"):
         load_pairs(tmp_path / "nowhere")

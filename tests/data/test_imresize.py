@@ -97,7 +97,9 @@ def test_agrees_with_pil_antialiased_bicubic_away_from_borders(scale: float) -> 
     height, width = ours.shape[:2]
     pil = np.stack(
         [
-            np.asarray(Image.fromarray(photo[:, :, c], mode="F").resize((width, height), Image.BICUBIC))
+            np.asarray(
+                Image.fromarray(photo[:, :, c], mode="F").resize((width, height), Image.BICUBIC)
+            )
             for c in range(3)
         ],
         axis=-1,
@@ -134,7 +136,9 @@ def test_bad_arguments_raise_clear_errors() -> None:
         imresize(image.astype(np.int32), 0.5)
 
 
-@pytest.mark.parametrize(("shape", "size"), [((53, 41), (13, 11)), ((20, 30), (57, 31)), ((9, 64), (9, 17))])
+@pytest.mark.parametrize(
+    ("shape", "size"), [((53, 41), (13, 11)), ((20, 30), (57, 31)), ((9, 64), (9, 17))]
+)
 def test_tiled_products_equal_the_plain_weighted_sum_of_taps(
     shape: tuple[int, int], size: tuple[int, int]
 ) -> None:

@@ -46,8 +46,13 @@ def test_keeps_matching_aux_images_and_drops_clean_and_much_noisier_ones(
 
     out = tmp_path / "out"
     names = sorted(p.name for p in (out / "HR").iterdir())
-    assert names == ["aux_aux_100_s4.png", "aux_aux_101_s4.png", "target_000_s4.png",
-                     "target_001_s4.png", "target_002_s4.png"]
+    assert names == [
+        "aux_aux_100_s4.png",
+        "aux_aux_101_s4.png",
+        "target_000_s4.png",
+        "target_001_s4.png",
+        "target_002_s4.png",
+    ]
     assert sorted(p.name for p in (out / "LR").iterdir()) == names
     assert read_image(out / "HR" / names[0]).shape == (128, 128, 3)  # 256 / clean-up 2
     assert read_image(out / "LR" / names[0]).shape == (32, 32, 3)
@@ -57,7 +62,9 @@ def test_keeps_matching_aux_images_and_drops_clean_and_much_noisier_ones(
     assert roles.count("aux") > 0 and roles.count("target") > 0
     assert len(bank) == result.bank_patches == len(roles)
     kept_aux = {str(aux / "aux_100_s4.png"), str(aux / "aux_101_s4.png")}
-    for source, y, x in zip(bank.index["entries"]["source"], bank.index["entries"]["y"], bank.index["entries"]["x"]):
+    for source, y, x in zip(
+        bank.index["entries"]["source"], bank.index["entries"]["y"], bank.index["entries"]["x"]
+    ):
         path = bank.index["sources"][source]
         assert path.startswith(str(target)) or path in kept_aux
         assert in_flat_quadrant(y, x, 32)
@@ -113,8 +120,24 @@ def test_rerun_with_other_settings_is_refused(sets: tuple[Path, Path], tmp_path:
 
 def test_cli_runs_algorithm_one(sets: tuple[Path, Path], tmp_path: Path) -> None:
     target, aux = sets
-    args = ["ngdc", "--target", str(target), "--aux", str(aux), "-o", str(tmp_path / "out"),
-            "--patch", "32", "--percentile", "25", "--scale", "2", "--workers", "1", "--no-progress"]
+    args = [
+        "ngdc",
+        "--target",
+        str(target),
+        "--aux",
+        str(aux),
+        "-o",
+        str(tmp_path / "out"),
+        "--patch",
+        "32",
+        "--percentile",
+        "25",
+        "--scale",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "3 target and 2 of 6 auxiliary images kept" in result.output

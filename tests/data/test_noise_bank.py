@@ -82,7 +82,9 @@ def test_unreadable_and_small_images_are_reported_not_fatal(
 
     write_image(source / "tiny.png", np.full((20, 20, 3), 100, np.uint8))
     args = ["noise", "collect", str(source), "-o", str(tmp_path / "bank"), "--patch", "32"]
-    result = CliRunner().invoke(app, [*args, "--percentile", "25", "--no-progress", "--workers", "1"])
+    result = CliRunner().invoke(
+        app, [*args, "--percentile", "25", "--no-progress", "--workers", "1"]
+    )
     assert result.exit_code == 1  # a failed file makes the run fail, after finishing the rest
     assert "broken.png: not a readable image" in result.output
     report = json.loads((tmp_path / "bank" / "report.json").read_text())
@@ -95,7 +97,9 @@ def test_unreadable_and_small_images_are_reported_not_fatal(
 
 def test_empty_folder_and_all_clipped_sets_give_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(app, ["noise", "collect", str(tmp_path / "empty"), "-o", str(tmp_path / "b")])
+    result = CliRunner().invoke(
+        app, ["noise", "collect", str(tmp_path / "empty"), "-o", str(tmp_path / "b")]
+    )
     assert result.exit_code == 1 and "holds no images" in result.output
     from rwsr.imageio import write_image
 
@@ -108,11 +112,19 @@ def test_a_bank_with_zero_patches_explains_the_cati(tmp_path: Path) -> None:
     bank = tmp_path / "bank"
     bank.mkdir()
     np.save(bank / "patches.npy", np.zeros((0, 32, 32, 3), np.uint8))
-    cati = {"variance": [1.0, 2.0], "mean": [10.0, 20.0], "percentile": 2.0, "selected": 8,
-            "candidates": 100, "widened": False}
+    cati = {
+        "variance": [1.0, 2.0],
+        "mean": [10.0, 20.0],
+        "percentile": 2.0,
+        "selected": 8,
+        "candidates": 100,
+        "widened": False,
+    }
     index = {"format": "rwsr-noise-bank", "version": 1, "count": 0, "patch": 32, "cati": cati}
     (bank / "index.json").write_text(json.dumps(index))
-    with pytest.raises(InputError, match=r"0 patches\. CATI: variance \[1\.000, 2\.000\].*raise --percentile"):
+    with pytest.raises(
+        InputError, match=r"0 patches\. CATI: variance \[1\.000, 2\.000\].*raise --percentile"
+    ):
         open_bank(bank)
 
 

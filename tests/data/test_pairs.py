@@ -16,7 +16,9 @@ from rwsr.errors import InputError
 from rwsr.imageio import read_image, write_image
 
 
-def test_pair_is_two_matlab_bicubic_shrinks_with_hr_cropped_to_the_scale(photo_rgb: np.ndarray) -> None:
+def test_pair_is_two_matlab_bicubic_shrinks_with_hr_cropped_to_the_scale(
+    photo_rgb: np.ndarray,
+) -> None:
     source = photo_rgb[:203, :250]  # odd sizes: clean-up gives 102 x 125, cropped to 100 x 124
     hr, lr = make_pair(source, config=PairsConfig(scale=4, cleanup=2))
     assert hr.shape == (100, 124, 3) and lr.shape == (25, 31, 3)
@@ -44,7 +46,9 @@ def test_too_small_source_is_an_input_error() -> None:
 def sources(photo_rgb: np.ndarray, tmp_path: Path) -> Path:
     folder = tmp_path / "src"
     for k in range(4):
-        write_image(folder / f"img{k}.png", np.ascontiguousarray(photo_rgb[k * 16 : k * 16 + 96, :120]))
+        write_image(
+            folder / f"img{k}.png", np.ascontiguousarray(photo_rgb[k * 16 : k * 16 + 96, :120])
+        )
     return folder
 
 
@@ -88,7 +92,10 @@ def test_interrupted_run_resumes_to_the_same_files(
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pairs_module, "write_pair", interrupted)
-    CliRunner().invoke(app, ["pairs", str(sources), "-o", str(tmp_path / "resumed"), "--workers", "1", "--no-progress"])
+    CliRunner().invoke(
+        app,
+        ["pairs", str(sources), "-o", str(tmp_path / "resumed"), "--workers", "1", "--no-progress"],
+    )
     assert len(folder_bytes(tmp_path / "resumed")) == 4  # two pairs done when interrupted
     monkeypatch.setattr(pairs_module, "write_pair", original)
     code, output = run(str(sources), "-o", str(tmp_path / "resumed"))

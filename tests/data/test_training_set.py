@@ -57,9 +57,7 @@ def test_unaugmented_crop_is_the_real_city100_region(city100: Path) -> None:
 def crops(seed: int, dataset: PairDataset, epochs: int = 1) -> list[list[tuple[int, int]]]:
     torch.manual_seed(seed)
     loader = DataLoader(dataset, batch_size=1, num_workers=2, shuffle=False)
-    return [
-        [(int(b["crop"][0]), int(b["crop"][1])) for b in loader] for _ in range(epochs)
-    ]
+    return [[(int(b["crop"][0]), int(b["crop"][1])) for b in loader] for _ in range(epochs)]
 
 
 def test_workers_draw_different_streams_reproducibly(tmp_path: Path) -> None:
@@ -75,7 +73,12 @@ def test_workers_draw_different_streams_reproducibly(tmp_path: Path) -> None:
 @pytest.fixture
 def bank_dir(noisy_folder: Callable[..., Path], tmp_path: Path) -> Path:
     source = noisy_folder("noise", [8.0, 8.0])
-    collect_noise(source, tmp_path / "bank", config=NoiseSamplingConfig(patch=32, percentile=20), progress=False)
+    collect_noise(
+        source,
+        tmp_path / "bank",
+        config=NoiseSamplingConfig(patch=32, percentile=20),
+        progress=False,
+    )
     return tmp_path / "bank"
 
 
@@ -85,9 +88,13 @@ def flat_pair(folder: Path, level: int) -> ImagePair:
     return ImagePair("flat", folder / "LR" / "flat.png", folder / "HR" / "flat.png", 4)
 
 
-def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(bank_dir: Path, tmp_path: Path) -> None:
+def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(
+    bank_dir: Path, tmp_path: Path
+) -> None:
     bank = open_bank(bank_dir)
-    dataset = PairDataset([flat_pair(tmp_path, 128)], config=TrainingSetConfig(hr_patch=64), bank=bank)
+    dataset = PairDataset(
+        [flat_pair(tmp_path, 128)], config=TrainingSetConfig(hr_patch=64), bank=bank
+    )
     residuals = []
     for _ in range(20):
         sample = dataset[0]
@@ -99,7 +106,9 @@ def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(bank_dir: Path, tm
     std = torch.stack(residuals).std().item() * 255
     assert 6.5 < std < 9.5  # the sigma 8 of the bank's source images
 
-    bright = PairDataset([flat_pair(tmp_path / "b", 254)], config=TrainingSetConfig(hr_patch=64), bank=bank)
+    bright = PairDataset(
+        [flat_pair(tmp_path / "b", 254)], config=TrainingSetConfig(hr_patch=64), bank=bank
+    )
     assert bright[0]["lr"].max() <= 1.0
 
     half = PairDataset(
@@ -113,12 +122,16 @@ def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(bank_dir: Path, tm
 
 def test_configuration_errors_are_clear(bank_dir: Path, tmp_path: Path) -> None:
     pair = flat_pair(tmp_path, 100)
-    with pytest.raises(ConfigError, match="bank patches are 32 px, smaller than the LR crop of 48 px"):
+    with pytest.raises(
+        ConfigError, match="bank patches are 32 px, smaller than the LR crop of 48 px"
+    ):
         PairDataset([pair], config=TrainingSetConfig(hr_patch=192), bank=open_bank(bank_dir))
     with pytest.raises(ConfigError, match="HR patch 30 is not a multiple of the scale 4"):
         PairDataset([pair], config=TrainingSetConfig(hr_patch=30))
     with pytest.raises(InputError, match="holds no pairs"):
         PairDataset([])
     too_big = PairDataset([pair], config=TrainingSetConfig(hr_patch=128))
-    with pytest.raises(InputError, match=r"flat.png: LR image 16x16 is smaller than the LR crop of 32 px"):
+    with pytest.raises(
+        InputError, match=r"flat.png: LR image 16x16 is smaller than the LR crop of 32 px"
+    ):
         too_big[0]

@@ -19,7 +19,8 @@ def ngdc(
     scale: Annotated[int, typer.Option(min=1, max=8, help="LR = HR / scale.")] = 4,
     cleanup: Annotated[int, typer.Option(min=1, max=8, help="Clean-up factor of targets.")] = 2,
     aux_cleanup: Annotated[
-        int | None, typer.Option(min=1, max=8, help="Clean-up of auxiliary images [default: --cleanup].")
+        int | None,
+        typer.Option(min=1, max=8, help="Clean-up of auxiliary images [default: --cleanup]."),
     ] = None,
     patch: Annotated[int, typer.Option(min=8, help="Window side s.")] = 256,
     percentile: Annotated[float, typer.Option(min=0.001, max=100, help="CATI bottom %.")] = 2.0,
@@ -31,7 +32,9 @@ def ngdc(
     keep_clipped: Annotated[bool, typer.Option(help="Also use clipped windows.")] = False,
     export_png: Annotated[bool, typer.Option(help="Also write bank patches as PNG.")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = default_workers(),
-    overwrite: Annotated[bool, typer.Option(help="Start over in an existing output folder.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Start over in an existing output folder.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Noise-guided data collection (paper Algorithm 1).
@@ -57,8 +60,14 @@ def ngdc(
         min_in_cati=min_in_cati,
     )
     result = run_ngdc(
-        target, aux, output, config=config, workers=workers, overwrite=overwrite,
-        export_png=export_png, progress=progress,
+        target,
+        aux,
+        output,
+        config=config,
+        workers=workers,
+        overwrite=overwrite,
+        export_png=export_png,
+        progress=progress,
     )
     for record in result.records:
         if record.status == "failed":

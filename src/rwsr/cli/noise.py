@@ -18,9 +18,12 @@ app = typer.Typer(help="Noise sampling (CATI) and noise banks.", no_args_is_help
 def collect(
     source: Annotated[Path, typer.Argument(help="Folder of images whose noise to collect.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Bank folder to write.")],
-    patch: Annotated[int, typer.Option(min=8, help="Window side s (s x s windows, stride s).")] = 256,
+    patch: Annotated[
+        int, typer.Option(min=8, help="Window side s (s x s windows, stride s).")
+    ] = 256,
     percentile: Annotated[
-        float, typer.Option(min=0.001, max=100, help="CATI from the bottom % of windows by variance.")
+        float,
+        typer.Option(min=0.001, max=100, help="CATI from the bottom % of windows by variance."),
     ] = 2.0,
     min_patches: Annotated[
         int, typer.Option(min=1, help="Windows that must stand behind the CATI.")
@@ -31,7 +34,9 @@ def collect(
     keep_clipped: Annotated[
         bool, typer.Option(help="Also use windows with samples at 0 or the maximum.")
     ] = False,
-    export_png: Annotated[bool, typer.Option(help="Also write every patch as png/NNNNNN.png.")] = False,
+    export_png: Annotated[
+        bool, typer.Option(help="Also write every patch as png/NNNNNN.png.")
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = default_workers(),
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bank.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -52,8 +57,13 @@ def collect(
         too_few="refuse" if refuse_few else "widen",
     )
     result = collect_noise(
-        source, output, config=config, workers=workers, overwrite=overwrite,
-        export_png=export_png, progress=progress,
+        source,
+        output,
+        config=config,
+        workers=workers,
+        overwrite=overwrite,
+        export_png=export_png,
+        progress=progress,
     )
     failed = [r for r in result.records if r.status == "failed"]
     for record in failed:

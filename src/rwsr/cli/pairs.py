@@ -18,7 +18,9 @@ def default_workers() -> int:
 @reports_errors
 def pairs(
     source: Annotated[Path, typer.Argument(help="Folder of source images.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (gets HR/ and LR/).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Output folder (gets HR/ and LR/).")
+    ],
     scale: Annotated[int, typer.Option(min=1, max=8, help="LR = HR / scale.")] = 4,
     cleanup: Annotated[
         int, typer.Option(min=1, max=8, help="HR = source / cleanup; 1 for already clean targets.")

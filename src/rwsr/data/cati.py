@@ -70,9 +70,10 @@ class Cati(BaseModel):
 
 
 def compute_cati(
-    variance: np.ndarray, mean: np.ndarray, *, config: NoiseSamplingConfig = NoiseSamplingConfig()
+    variance: np.ndarray, mean: np.ndarray, *, config: NoiseSamplingConfig | None = None
 ) -> Cati:
     """CATI over candidate patches (already filtered for clipping by the caller)."""
+    config = config or NoiseSamplingConfig()
     candidates = int(variance.size)
     if candidates == 0:
         raise InputError(

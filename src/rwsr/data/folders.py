@@ -12,7 +12,9 @@ from rwsr.imageio import IMAGE_SUFFIXES, is_image_path
 
 def natural_key(path: Path) -> tuple[object, ...]:
     """Sort key that puts img2 before img10."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name))
+    return tuple(
+        int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)
+    )
 
 
 def list_images(folder: str | os.PathLike[str], *, what: str = "image folder") -> list[Path]:

@@ -67,7 +67,7 @@ def contributions(
     x = np.arange(1, out_length + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)
     left = np.floor(u - kernel_width / 2.0)
-    taps = int(math.ceil(kernel_width)) + 2
+    taps = math.ceil(kernel_width) + 2
     indices = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]
     weights = kernel(u[:, None] - indices)
     weights = weights / weights.sum(axis=1, keepdims=True)
@@ -138,9 +138,7 @@ class _Tile(NamedTuple):
 
 
 @functools.lru_cache(maxsize=64)
-def _tiles(
-    in_length: int, out_length: int, scale: float, antialiasing: bool
-) -> tuple[_Tile, ...]:
+def _tiles(in_length: int, out_length: int, scale: float, antialiasing: bool) -> tuple[_Tile, ...]:
     """The banded resampling matrix of one axis cut into dense tiles.
 
     Each tile is a small matrix product, so one pass runs at GEMM speed instead of one
@@ -184,7 +182,9 @@ def _imresize_torch(
     antialiasing: bool,
 ) -> torch.Tensor:
     if image.ndim < 2:
-        raise ConfigError(f"imresize: expected a (..., H, W) tensor, got shape {tuple(image.shape)}")
+        raise ConfigError(
+            f"imresize: expected a (..., H, W) tensor, got shape {tuple(image.shape)}"
+        )
     if image.dtype not in _INTEGER_TORCH + _FLOAT_TORCH:
         raise TypeError(f"imresize: unsupported dtype {image.dtype}; use uint8, uint16 or float")
     return _resize(image, (image.ndim - 2, image.ndim - 1), scale, size, antialiasing)

@@ -52,4 +52,6 @@ def _differences(previous: Mapping[str, object], current: Mapping[str, object]) 
     new = current.get("settings") or {}
     assert isinstance(old, dict) and isinstance(new, dict)
     keys = sorted(set(old) | set(new))
-    return ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k))
+    return ", ".join(
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)
+    )

@@ -64,7 +64,7 @@ def run_ngdc(
     aux_dir: str | Path,
     out_dir: str | Path,
     *,
-    config: NgdcConfig = NgdcConfig(),
+    config: NgdcConfig | None = None,
     workers: int = 1,
     overwrite: bool = False,
     export_png: bool = False,
@@ -72,6 +72,7 @@ def run_ngdc(
 ) -> NgdcResult:
     """Algorithm 1 end to end; see the module docstring for the output layout."""
     start = time.perf_counter()
+    config = config or NgdcConfig()
     out_dir = Path(out_dir)
     sampling = config.sampling
     target_paths = list_images(target_dir, what="target folder")
@@ -85,7 +86,9 @@ def run_ngdc(
     resumed = claim_output(out_dir, command="ngdc", settings=settings, overwrite=overwrite)
     rewrite = overwrite or resumed
 
-    target = scan_set(target_paths, patch=sampling.patch, workers=workers, progress=progress, label="target")
+    target = scan_set(
+        target_paths, patch=sampling.patch, workers=workers, progress=progress, label="target"
+    )
     variance, mean = target.candidates(exclude_clipped=sampling.exclude_clipped)
     cati = compute_cati(variance, mean, config=sampling)
     target_records, target_windows = select_windows(
@@ -93,12 +96,17 @@ def run_ngdc(
     )
     target_records = [
         replace(r, status="kept", reason=f"paired, no windows: {r.reason}")
-        if r.status == "dropped" else r
+        if r.status == "dropped"
+        else r
         for r in target_records
     ]
     aux = scan_set(aux_paths, patch=sampling.patch, workers=workers, progress=progress, label="aux")
     aux_records, aux_windows = select_windows(
-        aux, cati, role="aux", exclude_clipped=sampling.exclude_clipped, min_in_cati=config.min_in_cati
+        aux,
+        cati,
+        role="aux",
+        exclude_clipped=sampling.exclude_clipped,
+        min_in_cati=config.min_in_cati,
     )
 
     # Every decodable target image is a training image, even one too small for a window.
@@ -108,20 +116,34 @@ def run_ngdc(
         update={"cleanup": config.aux_cleanup or config.pairs.cleanup}
     )
     summary = generate_pairs(
-        jobs_for(paired_targets), out_dir, config=config.pairs, workers=workers,
-        overwrite=overwrite, progress=progress,
+        jobs_for(paired_targets),
+        out_dir,
+        config=config.pairs,
+        workers=workers,
+        overwrite=overwrite,
+        progress=progress,
     )
     aux_summary = generate_pairs(
-        jobs_for(kept_aux, prefix=AUX_PREFIX), out_dir, config=aux_pairs, workers=workers,
-        overwrite=overwrite, progress=progress,
+        jobs_for(kept_aux, prefix=AUX_PREFIX),
+        out_dir,
+        config=aux_pairs,
+        workers=workers,
+        overwrite=overwrite,
+        progress=progress,
     )
     summary.written += aux_summary.written
     summary.skipped += aux_summary.skipped
     summary.failed += aux_summary.failed
 
     patches = write_bank(
-        out_dir / "bank", target_windows + aux_windows, cati=cati, patch=sampling.patch,
-        workers=workers, overwrite=rewrite, export_png=export_png, progress=progress,
+        out_dir / "bank",
+        target_windows + aux_windows,
+        cati=cati,
+        patch=sampling.patch,
+        workers=workers,
+        overwrite=rewrite,
+        export_png=export_png,
+        progress=progress,
     )
     records = target_records + aux_records
     write_report(
@@ -130,7 +152,10 @@ def run_ngdc(
         settings={**settings, "workers": workers},
         cati=cati,
         records=records,
-        variances={"target": variance, "aux": aux.candidates(exclude_clipped=sampling.exclude_clipped)[0]},
+        variances={
+            "target": variance,
+            "aux": aux.candidates(exclude_clipped=sampling.exclude_clipped)[0],
+        },
         seconds=time.perf_counter() - start,
         megapixels=target.megapixels + aux.megapixels,
         totals={

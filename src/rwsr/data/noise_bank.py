@@ -140,7 +140,9 @@ def write_bank(
     with atomic_path(out_dir / PATCHES_FILE, overwrite=overwrite) as tmp:
         shape = (count, patch, patch, 3)
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        outcomes = run_per_file(work, numbered, workers=workers, description="bank", progress=progress)
+        outcomes = run_per_file(
+            work, numbered, workers=workers, description="bank", progress=progress
+        )
         for outcome in outcomes:
             if outcome.error is not None or outcome.result is None:
                 raise InputError(outcome.error or f"{outcome.item[1].source}: no patches came back")

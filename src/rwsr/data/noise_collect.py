@@ -94,7 +94,7 @@ def collect_noise(
     source_dir: str | Path,
     out_dir: str | Path,
     *,
-    config: NoiseSamplingConfig = NoiseSamplingConfig(),
+    config: NoiseSamplingConfig | None = None,
     workers: int = 1,
     overwrite: bool = False,
     export_png: bool = False,
@@ -102,6 +102,7 @@ def collect_noise(
 ) -> CollectResult:
     """Scan `source_dir`, find its CATI, bank every in-CATI window, write the report."""
     start = time.perf_counter()
+    config = config or NoiseSamplingConfig()
     out_dir = Path(out_dir)
     paths = list_images(source_dir, what="source folder")
     scan = scan_set(paths, patch=config.patch, workers=workers, progress=progress, label="sources")

@@ -65,7 +65,9 @@ def write_report(
         "megapixels_per_second": round(megapixels / seconds, 3) if seconds > 0 else None,
         "records": [asdict(r) for r in records],
     }
-    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1) + "\n", overwrite=overwrite)
+    write_text_atomic(
+        out_dir / "report.json", json.dumps(report, indent=1) + "\n", overwrite=overwrite
+    )
     write_text_atomic(out_dir / "report.md", _markdown(report), overwrite=overwrite)
     _histogram(out_dir / "report.png", variances, cati, title, overwrite=overwrite)
 
@@ -79,8 +81,10 @@ def _markdown(report: dict) -> str:
         lines.append(f"| {role} | {counts['kept']} | {counts['dropped']} | {counts['failed']} |")
     lines += [""] + [f"- {k}: {v}" for k, v in report["totals"].items()]
     lines += [
-        f"- wall time: {report['wall_seconds']} s, {report['megapixels']} MPix scanned, "
-        f"{report['megapixels_per_second']} MPix/s",
+        (
+            f"- wall time: {report['wall_seconds']} s, {report['megapixels']} MPix scanned, "
+            f"{report['megapixels_per_second']} MPix/s"
+        ),
         "",
         "![variance histogram](report.png)",
         "",
@@ -112,7 +116,13 @@ def _histogram(
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
     for role, values in variances.items():
         axes.hist(np.maximum(values, floor), bins=bins, alpha=0.6, label=f"{role} ({values.size})")
-    axes.axvspan(max(cati.variance[0], floor), max(cati.variance[1], floor * 1.05), color="tab:red", alpha=0.25, label="CATI variance")
+    axes.axvspan(
+        max(cati.variance[0], floor),
+        max(cati.variance[1], floor * 1.05),
+        color="tab:red",
+        alpha=0.25,
+        label="CATI variance",
+    )
     axes.set_xscale("log")
     axes.set_xlabel("luma variance of a window (BT.601, 0-255 scale)")
     axes.set_ylabel("windows")

@@ -38,9 +38,10 @@ class PairsConfig(BaseModel):
 
 
 def make_pair(
-    source: np.ndarray, *, config: PairsConfig = PairsConfig()
+    source: np.ndarray, *, config: PairsConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(HR, LR) arrays from one HxWxC source array, same dtype as the source."""
+    config = config or PairsConfig()
     hr = source if config.cleanup == 1 else imresize(source, 1.0 / config.cleanup)
     height = hr.shape[0] - hr.shape[0] % config.scale
     width = hr.shape[1] - hr.shape[1] % config.scale
@@ -120,14 +121,16 @@ def _write_or_verify(path: Path, image: np.ndarray, *, overwrite: bool) -> None:
         write_image(path, image, overwrite=overwrite)
         return
     if not np.array_equal(read_image(path, channels=None), image):
-        raise InputError(f"{path}: already exists with other content; pass --overwrite to replace it")
+        raise InputError(
+            f"{path}: already exists with other content; pass --overwrite to replace it"
+        )
 
 
 def generate_pairs(
     jobs: Sequence[PairJob],
     out_dir: str | Path,
     *,
-    config: PairsConfig = PairsConfig(),
+    config: PairsConfig | None = None,
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
@@ -138,6 +141,7 @@ def generate_pairs(
     written atomically, so an existing file is always a complete one.
     """
     out_dir = Path(out_dir)
+    config = config or PairsConfig()
     summary = PairsSummary()
     todo = []
     for job in jobs:

@@ -83,7 +83,9 @@ def scan_set(
     work = functools.partial(scan_image, patch=patch)
     by_path: dict[Path, ImageScan] = {}
     description = f"scan {label}".strip()
-    outcomes = run_per_file(work, paths, workers=workers, description=description, progress=progress)
+    outcomes = run_per_file(
+        work, paths, workers=workers, description=description, progress=progress
+    )
     for outcome in outcomes:
         if outcome.result is not None:
             by_path[outcome.item] = outcome.result

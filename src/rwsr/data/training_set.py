@@ -48,10 +48,11 @@ class PairDataset(Dataset[dict[str, object]]):
         self,
         pairs: Sequence[ImagePair],
         *,
-        config: TrainingSetConfig = TrainingSetConfig(),
+        config: TrainingSetConfig | None = None,
         bank: NoiseBank | None = None,
         preload: bool = False,
     ) -> None:
+        config = config or TrainingSetConfig()
         if not pairs:
             raise InputError("the training set holds no pairs")
         scales = {pair.scale for pair in pairs}
