@@ -5,6 +5,7 @@ A thin shell over `rwsr.mos`: options become a StudyConfig, the rest is the publ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -36,7 +37,7 @@ def folder_and_pattern(text: str | Path) -> tuple[Path, str]:
 
 
 def study_config(
-    reference: Path | None, methods: list[str], options: dict[str, object]
+    reference: Path | None, methods: list[str], options: Mapping[str, object]
 ) -> StudyConfig:
     """StudyConfig from command-line values; every problem becomes a ConfigError."""
     if reference is None or not methods:

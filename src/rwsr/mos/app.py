@@ -149,7 +149,8 @@ def create_app(study: Study) -> Flask:
         # Revalidate by content: the same URL shows other pixels to another rater or study.
         response.headers["Cache-Control"] = "private, no-cache"
         response.add_etag()
-        return response.make_conditional(request)
+        response.make_conditional(request)  # 304 with no body when the ETag matches
+        return response
 
     @app.post("/api/trials/<int:position>/rating")
     def rate(position: int) -> Response:

@@ -112,10 +112,13 @@ class Study:
             wanted = self.config.patches_per_rater or len(coverage)
             ranked = sorted(coverage, key=lambda patch: (coverage[patch], rng.random()))
             order = trial_order(ranked[:wanted], len(method_ids), rng)
-            rater_id = db.execute(
+            db.execute(
                 "INSERT INTO raters (token_hash, created) VALUES (?, ?)",
                 (_token_hash(token), _now()),
-            ).lastrowid
+            )
+            (rater_id,) = db.execute(
+                "SELECT id FROM raters WHERE token_hash = ?", (_token_hash(token),)
+            ).fetchone()
             db.executemany(
                 "INSERT INTO assignments (rater_id, position, trial_id) VALUES (?, ?, ?)",
                 [
@@ -123,7 +126,7 @@ class Study:
                     for position, (method, patch) in enumerate(order)
                 ],
             )
-        return token, int(rater_id)
+        return token, rater_id
 
     def rater_id(self, token: str) -> int | None:
         """The rater holding `token`, or None for an unknown or forged token."""
