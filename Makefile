@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/rwsr info rwsr-edl-x4
+	$(VENV)/bin/rwsr upscale src/rwsr/assets/sample.png -o upscaled
 
 # The MOS browser test drives Debian's Chromium (Playwright never downloads a browser here).
 # Installed once where apt-get works (as root); elsewhere that test skips and says why.

@@ -7,7 +7,7 @@ import typer
 
 from rwsr.cli import convert, info, mos
 from rwsr.cli import ngdc as ngdc_command
-from rwsr.cli import noise, pairs
+from rwsr.cli import noise, pairs, upscale
 
 app = typer.Typer(
     name="rwsr",
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("upscale")(upscale.upscale)
 app.command("info")(info.info)
 app.add_typer(convert.app, name="convert")
 app.add_typer(mos.app, name="mos")

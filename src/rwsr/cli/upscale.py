@@ -1,0 +1,92 @@
+"""`rwsr upscale INPUTS... -o DIR`: upscale photos with the bundled or any other model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rwsr.cli.common import reports_errors
+
+
+@reports_errors
+def upscale(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path(
+        "upscaled"
+    ),
+    model: Annotated[
+        str, typer.Option(help="Zoo name (rwsr-edl-x4, realesrgan-x4plus, ...) or checkpoint file.")
+    ] = "rwsr-edl-x4",
+    scale: Annotated[
+        int | None, typer.Option(help="Scale of a foreign x3 checkpoint (x2 and x3 share shapes).")
+    ] = None,
+    outscale: Annotated[
+        float | None, typer.Option(help="Final scale; the model output is resized to it.")
+    ] = None,
+    suffix: Annotated[
+        str | None, typer.Option(help="Appended to output names [default: _x<scale>].")
+    ] = None,
+    ext: Annotated[
+        str, typer.Option(help="Output format: auto (same as input), png, jpg, webp, tif, bmp.")
+    ] = "auto",
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    tile: Annotated[
+        int | None, typer.Option(help="Tile size in input pixels [default: from free memory].")
+    ] = None,
+    tile_overlap: Annotated[
+        int, typer.Option(help="Input pixels shared by neighbouring tiles.")
+    ] = 32,
+    precision: Annotated[
+        str, typer.Option(help="auto, fp32, bf16 or fp16 (fp16 only on GPUs).")
+    ] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    max_pixels: Annotated[
+        float, typer.Option(help="Refuse inputs larger than this many megapixels.")
+    ] = 100.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Upscale images: seamless tiles, 8/16-bit, gray/RGB/RGBA, EXIF orientation, ICC and EXIF kept."""
+    from rwsr.models.zoo import load_generator
+    from rwsr.upscale.batch import OutputNaming, default_suffix, plan_jobs, upscale_jobs
+    from rwsr.upscale.engine import Upscaler
+
+    loaded = load_generator(model, scale=scale, progress=not quiet)
+    upscaler = Upscaler(
+        loaded.model,
+        device=device,
+        precision=precision,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_pixels=int(max_pixels * 1e6),
+    )
+    factor = outscale if outscale is not None else upscaler.scale
+    naming = OutputNaming(
+        directory=output, suffix=default_suffix(factor) if suffix is None else suffix, extension=ext
+    )
+    jobs, notes = plan_jobs(inputs, naming)
+    for note in notes:
+        typer.echo(f"warning: {note}", err=True)
+    if not quiet:
+        precision_name = str(upscaler.dtype).removeprefix("torch.")
+        typer.echo(
+            f"{model}: x{upscaler.scale} on {upscaler.device} ({precision_name}), {len(jobs)} image(s)",
+            err=True,
+        )
+    results = upscale_jobs(
+        upscaler, jobs, outscale=outscale, overwrite=overwrite, quality=quality, quiet=quiet
+    )
+    done = sum(r.status == "done" for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
+    failed = [r for r in results if r.status == "failed"]
+    typer.echo(
+        f"upscaled {done}, skipped {skipped} (exist), failed {len(failed)} -> {output}", err=True
+    )
+    if failed or not jobs:
+        if not jobs:
+            typer.echo("error: no images found in the given inputs", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,179 @@
+"""Upscaling many files: finding inputs, naming outputs, per-file errors and a summary.
+
+One failing file never stops the batch; each file ends as done, skipped (output exists and
+no --overwrite) or failed (with the reason), and the caller decides the exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tqdm import tqdm
+
+from rwsr.errors import InputError, RwsrError
+from rwsr.imageio import IMAGE_SUFFIXES, is_image_path, read_image_file, write_image_file
+from rwsr.upscale.engine import Upscaler
+
+OUTPUT_EXTENSIONS = ("auto", "png", "jpg", "webp", "tif", "bmp")
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class FileResult:
+    source: Path
+    output: Path | None
+    status: Literal["done", "skipped", "failed"]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class OutputNaming:
+    directory: Path
+    suffix: str
+    extension: str = "auto"
+
+    def path_for(self, source: Path, relative_dir: Path) -> Path:
+        extension = source.suffix.lower() if self.extension == "auto" else f".{self.extension}"
+        return self.directory / relative_dir / f"{source.stem}{self.suffix}{extension}"
+
+
+def default_suffix(factor: float) -> str:
+    return f"_x{factor:g}"
+
+
+def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list[str]]:
+    """Jobs for the given files and the images found recursively in the given folders,
+    keeping each folder's sub-structure under the output directory. Returns the jobs and
+    warnings for what was skipped. The output directory itself is never read as input."""
+    if naming.extension not in OUTPUT_EXTENSIONS:
+        raise InputError(
+            f"--ext must be one of {', '.join(OUTPUT_EXTENSIONS)}, not '{naming.extension}'"
+        )
+    jobs: list[Job] = []
+    notes: list[str] = []
+    output_root = naming.directory.resolve()
+    for given in inputs:
+        if given.is_file():
+            jobs.append(Job(given, naming.path_for(given, Path())))
+        elif given.is_dir():
+            for root, dirs, files in os.walk(given):
+                dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() != output_root)
+                for name in sorted(files):
+                    path = Path(root) / name
+                    if is_image_path(path):
+                        jobs.append(
+                            Job(path, naming.path_for(path, path.parent.relative_to(given)))
+                        )
+                    elif not name.startswith("."):
+                        notes.append(
+                            f"{path}: skipped, not an image ({', '.join(sorted(IMAGE_SUFFIXES))})"
+                        )
+        else:
+            notes.append(f"{given}: skipped, no such file or folder")
+    outputs: dict[Path, Path] = {}
+    for job in jobs:
+        if job.output in outputs:
+            raise InputError(
+                f"{job.source} and {outputs[job.output]} would both be written to {job.output}"
+            )
+        outputs[job.output] = job.source
+    return jobs, notes
+
+
+def upscale_file(
+    upscaler: Upscaler,
+    job: Job,
+    *,
+    outscale: float | None,
+    overwrite: bool,
+    quality: int = 95,
+    on_tile=None,
+) -> FileResult:
+    """Upscale one file; every expected failure becomes a failed result with a message."""
+    if job.output.exists() and not overwrite:
+        return FileResult(
+            job.source, job.output, "skipped", f"{job.output} exists (use --overwrite)"
+        )
+    try:
+        image = read_image_file(job.source, max_pixels=upscaler.max_pixels)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pixels = upscaler.upscale(image.pixels, outscale=outscale, on_tile=on_tile)
+        notes = [str(w.message) for w in caught]
+        notes += write_image_file(
+            job.output,
+            pixels,
+            icc_profile=image.icc_profile,
+            exif=image.exif,
+            overwrite=overwrite,
+            quality=quality,
+        )
+    except RwsrError as error:
+        message = str(error)
+        if str(job.source) not in message:
+            message = f"{job.source}: {message}"
+        return FileResult(job.source, None, "failed", message)
+    except OSError as error:
+        return FileResult(
+            job.source,
+            None,
+            "failed",
+            f"{job.source}: cannot write {job.output}: {error.strerror or error}",
+        )
+    except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
+        return FileResult(
+            job.source, None, "failed", f"{job.source}: unexpected {type(error).__name__}: {error}"
+        )
+    return FileResult(job.source, job.output, "done", "; ".join(notes))
+
+
+def upscale_jobs(
+    upscaler: Upscaler,
+    jobs: list[Job],
+    *,
+    outscale: float | None,
+    overwrite: bool,
+    quality: int = 95,
+    quiet: bool = False,
+) -> list[FileResult]:
+    results: list[FileResult] = []
+    with (
+        tqdm(total=len(jobs), unit="img", desc="images", disable=quiet) as files_bar,
+        tqdm(unit="tile", desc="tiles", leave=False, disable=quiet) as tiles_bar,
+    ):
+
+        def on_tile(done: int, total: int) -> None:
+            if tiles_bar.total != total or done == 1:
+                tiles_bar.reset(total=total)
+            tiles_bar.update(1)
+
+        for job in jobs:
+            files_bar.set_postfix_str(job.source.name)
+            result = upscale_file(
+                upscaler,
+                job,
+                outscale=outscale,
+                overwrite=overwrite,
+                quality=quality,
+                on_tile=on_tile,
+            )
+            if result.status != "done":
+                tqdm.write(
+                    f"{'error' if result.status == 'failed' else 'skipped'}: {result.message}",
+                    file=sys.stderr,
+                )
+            elif result.message:
+                tqdm.write(f"note: {result.source}: {result.message}", file=sys.stderr)
+            results.append(result)
+            files_bar.update(1)
+    return results

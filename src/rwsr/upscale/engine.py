@@ -1,0 +1,288 @@
+"""The tiling upscaler: any image size on any device, seamless, memory-bounded.
+
+The whole image never goes to the device: tiles are cut on the host, streamed to the device,
+and their outputs blended on the host one band of tile rows at a time (float accumulators
+only for the current band; finished rows go straight into the output array). Out-of-memory
+on the device halves the tile size and starts again; a tile that comes out NaN/Inf in
+bf16/fp16 is recomputed in fp32.
+
+An Upscaler holds no per-call state: one instance may serve several threads at once.
+Conventions: arrays are HxWxC RGB(A) or HxW gray, uint8/uint16 or float in [0, 1]; the output
+has the input's channels and dtype.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import psutil
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rwsr.errors import InputError
+from rwsr.models.catalog import generator_scale
+from rwsr.upscale.device import resolve_device, resolve_precision
+from rwsr.upscale.tiling import axis_spans, ramp_weights
+
+DEFAULT_OVERLAP = 32
+DEFAULT_MAX_PIXELS = 100_000_000
+MIN_TILE = 32
+# Peak activation memory per input pixel of the x4 RRDB/EDL generator, measured on the CPU
+# (benchmarks/bench_upscale.py prints it): ~14 KB in fp32, ~7 KB in bf16; rounded up.
+BYTES_PER_PIXEL = {torch.float32: 16_384, torch.bfloat16: 8_192, torch.float16: 8_192}
+# On the CPU larger tiles are not faster (measured), so cap them to keep memory modest.
+MAX_AUTO_TILE = {"cpu": 384, "cuda": 1536, "mps": 768}
+
+TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+class Upscaler:
+    """Upscales arrays with a generator (an rwsr model with `.config`).
+
+    tile: input tile size in pixels, None = chosen from free memory; tile_overlap: input
+    pixels shared by neighbouring tiles; precision: auto/fp32/bf16/fp16; device: auto/cpu/
+    cuda[:N]/mps; max_pixels: larger inputs are refused before any work.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        tile: int | None = None,
+        tile_overlap: int = DEFAULT_OVERLAP,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.scale = generator_scale(model.config)
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
+        if tile is not None and tile < MIN_TILE:
+            raise InputError(f"--tile must be at least {MIN_TILE} pixels, but got {tile}")
+        if tile_overlap < 0 or (tile is not None and 2 * tile_overlap >= tile):
+            raise InputError(
+                f"--tile-overlap must be >= 0 and less than half the tile ({tile}), got {tile_overlap}"
+            )
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.max_pixels = max_pixels
+        rrdb = getattr(model.config, "rrdb", model.config)
+        self._multiple = getattr(rrdb, "input_unshuffle", 1)  # pixel-unshuffle models need it
+        memory_format = (
+            torch.channels_last if self.device.type in ("cpu", "cuda") else torch.contiguous_format
+        )
+        self._memory_format = memory_format
+        self._exact = (
+            model.eval().requires_grad_(False).to(self.device, memory_format=memory_format)
+        )
+        self._fast = self._exact
+        if self.dtype != torch.float32:
+            # A low-precision copy saves the per-call weight casts of autocast; the fp32 model
+            # stays for tiles that overflow. The residual stream still runs in fp32 (autocast).
+            self._fast = copy.deepcopy(self._exact).to(self.dtype)
+
+    # ------------------------------------------------------------------ public API
+
+    def upscale(
+        self,
+        image: np.ndarray,
+        *,
+        outscale: float | None = None,
+        on_tile: TileCallback | None = None,
+    ) -> np.ndarray:
+        """Upscale an HxW, HxWx1, HxWx3 or HxWx4 array by the model's scale (or `outscale`)."""
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+            raise InputError(f"expected an HxW or HxWx{{1,3,4}} image, but got shape {image.shape}")
+        if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+            raise InputError(
+                f"unsupported sample type {image.dtype}; expected uint8, uint16 or float"
+            )
+        height, width = image.shape[:2]
+        if height * width == 0:
+            raise InputError("image has no pixels")
+        if height * width > self.max_pixels:
+            raise InputError(
+                f"image is {width}x{height} = {height * width / 1e6:.1f} MPix, above the limit of"
+                f" {self.max_pixels / 1e6:.1f} MPix (raise it with --max-pixels)"
+            )
+        out_size = self._output_size(height, width, outscale)
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        rgb = image.reshape(height, width, -1)[:, :, :3]
+        if channels in (1, 2):
+            rgb = np.repeat(rgb[:, :, :1], 3, axis=2)
+        alpha = image[:, :, 3] if channels == 4 else None
+        if alpha is not None:
+            rgb = _bleed_colour(rgb, alpha)
+        # Keep 16-bit precision until the final resize; float stays float.
+        work_dtype = (
+            image.dtype if outscale is None or image.dtype != np.uint8 else np.dtype(np.uint16)
+        )
+        result = self._upscale_rgb(rgb, work_dtype, on_tile)
+        if out_size != result.shape[:2]:
+            result = _resize(result, out_size)
+        result = _convert(result, image.dtype)
+        if channels == 1:
+            gray = cv2.cvtColor(result, cv2.COLOR_RGB2GRAY)
+            return gray if image.ndim == 2 else gray[:, :, None]
+        if alpha is not None:
+            alpha_out = _resize(alpha, out_size, interpolation=cv2.INTER_CUBIC)
+            result = np.concatenate([result, alpha_out[:, :, None]], axis=2)
+        return result
+
+    def _output_size(self, height: int, width: int, outscale: float | None) -> tuple[int, int]:
+        factor = self.scale if outscale is None else outscale
+        if factor <= 0:
+            raise InputError(f"--outscale must be positive, but got {outscale}")
+        return max(1, round(height * factor)), max(1, round(width * factor))
+
+    # ------------------------------------------------------------------ tiles
+
+    def auto_tile(self) -> int:
+        """Largest tile whose activations fit in half the free memory of the device."""
+        if self.device.type == "cuda":
+            free = torch.cuda.mem_get_info(self.device)[0] * 0.7
+        else:
+            free = psutil.virtual_memory().available * 0.5
+        side = int(math.sqrt(free / (BYTES_PER_PIXEL[self.dtype] * self.scale**2 / 16)))
+        return max(MIN_TILE * 2, min(MAX_AUTO_TILE[self.device.type], side // 8 * 8))
+
+    def _upscale_rgb(
+        self, rgb: np.ndarray, out_dtype: np.dtype, on_tile: TileCallback | None
+    ) -> np.ndarray:
+        tile = self.tile or self.auto_tile()
+        while True:
+            try:
+                return self._tiled(rgb, tile, out_dtype, on_tile)
+            except (RuntimeError, torch.OutOfMemoryError) as error:
+                if not _is_out_of_memory(error) or tile // 2 < MIN_TILE:
+                    raise
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                tile //= 2
+                warnings.warn(f"out of memory; retrying with {tile}x{tile} tiles", stacklevel=2)
+
+    def _tiled(
+        self, rgb: np.ndarray, tile: int, out_dtype: np.dtype, on_tile: TileCallback | None
+    ) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        s = self.scale
+        overlap = min(self.tile_overlap, max(0, tile // 2 - 1))
+        rows, cols = axis_spans(height, tile, overlap), axis_spans(width, tile, overlap)
+        output = np.empty((height * s, width * s, 3), dtype=out_dtype)
+        col_weights = [ramp_weights(span, width, overlap, s) for span in cols]
+        done, total = 0, len(rows) * len(cols)
+        # Band accumulators cover output rows [band_top, band_bottom) of the current tile row.
+        band_top = 0
+        acc = np.zeros((0, width * s, 3), np.float32)
+        weight = np.zeros((0, width * s, 1), np.float32)
+        for r, (y0, y1) in enumerate(rows):
+            grow = y1 * s - band_top - acc.shape[0]
+            acc = np.concatenate([acc, np.zeros((grow, width * s, 3), np.float32)])
+            weight = np.concatenate([weight, np.zeros((grow, width * s, 1), np.float32)])
+            row_weight = ramp_weights((y0, y1), height, overlap, s)
+            for (x0, x1), col_weight in zip(cols, col_weights):
+                out = self._forward(rgb[y0:y1, x0:x1])
+                w = (row_weight[:, None] * col_weight[None, :])[:, :, None]
+                top = y0 * s - band_top
+                acc[top : top + out.shape[0], x0 * s : x1 * s] += out * w
+                weight[top : top + out.shape[0], x0 * s : x1 * s] += w
+                done += 1
+                if on_tile is not None:
+                    on_tile(done, total)
+            # Rows above the next tile row's top are final.
+            final_bottom = rows[r + 1][0] * s if r + 1 < len(rows) else height * s
+            count = final_bottom - band_top
+            output[band_top:final_bottom] = _convert(acc[:count] / weight[:count], out_dtype)
+            acc, weight, band_top = acc[count:], weight[count:], final_bottom
+        return output
+
+    def _forward(self, tile: np.ndarray) -> np.ndarray:
+        """Run one HxWx3 tile through the model; returns float32 in [0, 1] on the host."""
+        x = torch.from_numpy(_convert(tile, np.dtype(np.float32))).permute(2, 0, 1)[None]
+        height, width = x.shape[-2:]
+        pad_h, pad_w = (-height) % self._multiple, (-width) % self._multiple
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = x.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
+        with torch.inference_mode():
+            if self.dtype == torch.float32:
+                y = self._exact(x)
+            else:
+                with torch.autocast(self.device.type, dtype=self.dtype):
+                    y = self._fast(x).float()
+                if not torch.isfinite(y).all():
+                    warnings.warn(
+                        "non-finite values in a low-precision tile; recomputed in fp32",
+                        stacklevel=3,
+                    )
+                    y = self._exact(x)
+            y = y[..., : height * self.scale, : width * self.scale].clamp(0, 1)
+            return y[0].permute(1, 2, 0).cpu().numpy()
+
+
+def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Between uint8/uint16/float [0, 1] representations, rounding to nearest."""
+    dtype = np.dtype(dtype)
+    if image.dtype == dtype:
+        return image
+    source = image.astype(np.float32)
+    if image.dtype.kind == "u":
+        source /= np.iinfo(image.dtype).max
+    if dtype.kind == "f":
+        return source.astype(dtype)
+    peak = np.iinfo(dtype).max
+    return np.clip(np.rint(source * peak), 0, peak).astype(dtype)
+
+
+def _resize(
+    image: np.ndarray, size: tuple[int, int], interpolation: int | None = None
+) -> np.ndarray:
+    """Quality resize to (height, width): area averaging to shrink, Lanczos to enlarge."""
+    height, width = size
+    if interpolation is None:
+        shrinking = height < image.shape[0] or width < image.shape[1]
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    resized = cv2.resize(image, (width, height), interpolation=interpolation)
+    return resized.reshape(height, width, *image.shape[2:])
+
+
+def _bleed_colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Give fully transparent pixels the colour of nearby visible ones.
+
+    Transparent pixels often hold black or garbage colour; the model would smear it across
+    the edge of the visible shape (dark fringes). Each fully transparent pixel takes the
+    alpha-weighted mean colour of the smallest box around it that holds visible pixels;
+    visible and semi-transparent pixels keep their colour.
+    """
+    a = _convert(alpha, np.dtype(np.float32))[:, :, None]
+    todo = a[:, :, 0] <= 0
+    if not todo.any():
+        return rgb
+    colour = _convert(rgb, np.dtype(np.float32))
+    weighted = colour * a
+    result = colour.copy()
+    radius = 1
+    while todo.any() and radius <= 2 * max(rgb.shape[:2]):
+        size = (2 * radius + 1, 2 * radius + 1)
+        blur_colour = cv2.blur(weighted, size).reshape(colour.shape)
+        blur_alpha = cv2.blur(a, size).reshape(a.shape[:2])
+        found = todo & (blur_alpha > 1e-6)
+        result[found] = blur_colour[found] / blur_alpha[found][:, None]
+        todo &= ~found
+        radius *= 2
+    return _convert(result, rgb.dtype)

@@ -1,0 +1,116 @@
+"""`rwsr upscale` on folders with good and bad files: per-file errors, summary, exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from rwsr.cli.main import app
+from rwsr.imageio import read_image
+
+
+def _photo(path: Path, size: tuple[int, int] = (12, 8)) -> None:
+    rng = np.random.default_rng(len(path.name))
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["upscale", *args, "--quiet"])
+    return result.exit_code, result.output
+
+
+def test_bad_inputs_are_reported_and_the_rest_processed(
+    tiny_model_file: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "in"
+    (source / "nested").mkdir(parents=True)
+    _photo(source / "good.png")
+    _photo(source / "nested" / "deep.jpg")
+    _photo(source / "big.png", size=(300, 200))
+    Image.fromarray(np.full((1, 1, 3), 77, np.uint8)).save(source / "one.png")
+    data = (source / "good.png").read_bytes()
+    (source / "truncated.png").write_bytes(data[: len(data) // 2])
+    (source / "empty.png").write_bytes(b"")
+    (source / "text.png").write_text("not an image at all")
+    (source / "notes.txt").write_text("ignored")
+    out = tmp_path / "out"
+    code, output = _invoke(
+        str(source), "-o", str(out), "--model", str(tiny_model_file), "--max-pixels", "0.01"
+    )
+    assert code == 1
+    assert (out / "good_x4.png").is_file()
+    assert read_image(out / "good_x4.png").shape == (32, 48, 3)
+    assert (out / "nested" / "deep_x4.jpg").is_file()  # folder structure kept
+    assert read_image(out / "one_x4.png").shape == (4, 4, 3)  # 1x1 works
+    assert f"{source / 'truncated.png'}: not a readable image" in output
+    assert f"{source / 'empty.png'}: file is empty (0 bytes)" in output
+    assert f"{source / 'text.png'}: not a readable image" in output
+    assert f"{source / 'big.png'}: 300x200 = 0.1 MPix is above the limit" in output
+    assert f"{source / 'notes.txt'}: skipped, not an image" in output
+    assert "upscaled 3, skipped 0 (exist), failed 4" in output
+    assert "Traceback" not in output
+    assert not list(out.rglob(".*tmp*"))  # no temporary files left behind
+
+
+def test_existing_outputs_are_never_overwritten_without_flag(
+    tiny_model_file: Path, tmp_path: Path
+) -> None:
+    _photo(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_x4.png").write_bytes(b"precious")
+    code, output = _invoke(str(tmp_path / "a.png"), "-o", str(out), "--model", str(tiny_model_file))
+    assert code == 0 and "skipped 1" in output
+    assert (out / "a_x4.png").read_bytes() == b"precious"
+    code, _ = _invoke(
+        str(tmp_path / "a.png"), "-o", str(out), "--model", str(tiny_model_file), "--overwrite"
+    )
+    assert code == 0 and read_image(out / "a_x4.png").shape == (32, 48, 3)
+
+
+def test_unwritable_output_dir(tiny_model_file: Path, tmp_path: Path) -> None:
+    _photo(tmp_path / "a.png")
+    _photo(tmp_path / "b.png")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should be")
+    code, output = _invoke(
+        str(tmp_path / "a.png"),
+        str(tmp_path / "b.png"),
+        "-o",
+        str(blocker / "out"),
+        "--model",
+        str(tiny_model_file),
+    )
+    assert code == 1
+    assert (
+        f"{tmp_path / 'a.png'}: cannot write" in output
+        and f"{tmp_path / 'b.png'}: cannot write" in output
+    )
+    assert "failed 2" in output
+
+
+def test_outscale_suffix_and_ext(tiny_model_file: Path, tmp_path: Path) -> None:
+    _photo(tmp_path / "a.png")
+    code, output = _invoke(
+        str(tmp_path / "a.png"),
+        "-o",
+        str(tmp_path / "o"),
+        "--model",
+        str(tiny_model_file),
+        "--outscale",
+        "2.5",
+        "--ext",
+        "jpg",
+    )
+    assert code == 0, output
+    assert read_image(tmp_path / "o" / "a_x2.5.jpg").shape == (20, 30, 3)
+
+
+def test_unknown_model_and_no_images(tmp_path: Path) -> None:
+    code, output = _invoke(str(tmp_path), "--model", "no-such-model")
+    assert code != 0 and "neither a known model" in output and "rwsr-edl-x4" in output
+    code, output = _invoke(str(tmp_path), "-o", str(tmp_path / "o"), "--model", "rwsr-edl-x4")
+    assert code == 1 and "no images found" in output
