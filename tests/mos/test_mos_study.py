@@ -14,17 +14,20 @@ from rwsr.mos.schedule import trial_order
 from rwsr.mos.study import AlreadyRated, Study, TrialError, UnknownTrial
 
 
-@pytest.mark.parametrize(("patches", "methods"), [(10, 3), (7, 2), (2, 4), (1, 1), (100, 5)])
+@pytest.mark.parametrize(
+    ("patches", "methods"), [(10, 3), (7, 2), (3, 2), (5, 3), (2, 4), (1, 1), (100, 5)]
+)
 def test_order_shows_every_pair_once_in_balanced_rounds(patches: int, methods: int) -> None:
     ids = list(range(100, 100 + patches))
     order = trial_order(ids, methods, np.random.default_rng(patches * methods))
     assert sorted(order) == sorted((m, p) for m in range(methods) for p in ids)
     for start in range(0, len(order), methods):
         assert sorted(m for m, _ in order[start : start + methods]) == list(range(methods))
-    if methods > 1:
-        assert all(a[0] != b[0] for a, b in zip(order, order[1:]))
-    if patches >= methods > 1:
-        assert all(a[1] != b[1] for a, b in zip(order, order[1:]))
+    pairs = list(zip(order, order[1:]))
+    if patches >= methods > 1:  # never the same patch twice in a row
+        assert all(a[1] != b[1] for a, b in pairs)
+    if patches >= 2 * methods > 2:  # and, with room, never the same method twice in a row
+        assert all(a[0] != b[0] for a, b in pairs)
 
 
 def test_order_is_random_per_rater() -> None:

@@ -25,9 +25,19 @@ def trial_order(
     stride = max(1, count // methods)
     order: list[tuple[int, int]] = []
     for round_index in range(count):
-        methods_order = [int(j) for j in rng.permutation(methods)]
-        if order and methods > 1 and methods_order[0] == order[-1][0]:
-            methods_order.append(methods_order.pop(0))  # never the same method twice in a row
-        for method in methods_order:
-            order.append((method, chosen[(round_index + method * stride) % count]))
+        shuffled = [int(j) for j in rng.permutation(methods)]
+        rounds = [
+            [(j, chosen[(round_index + j * stride) % count]) for j in shuffled[s:] + shuffled[:s]]
+            for s in range(methods)
+        ]
+        # Open the round so that it does not repeat the previous patch (a side-by-side
+        # comparison of two methods) or, second, the previous method.
+        order.extend(min(rounds, key=lambda trials: _clash(order, trials[0])))
     return order
+
+
+def _clash(order: list[tuple[int, int]], first: tuple[int, int]) -> int:
+    if not order:
+        return 0
+    method, patch = order[-1]
+    return 2 * (first[1] == patch) + (first[0] == method)
