@@ -130,8 +130,21 @@ def test_configuration_errors_are_clear(bank_dir: Path, tmp_path: Path) -> None:
         PairDataset([pair], config=TrainingSetConfig(hr_patch=30))
     with pytest.raises(InputError, match="holds no pairs"):
         PairDataset([])
-    too_big = PairDataset([pair], config=TrainingSetConfig(hr_patch=128))
-    with pytest.raises(
-        InputError, match=r"flat.png: LR image 16x16 is smaller than the LR crop of 32 px"
-    ):
-        too_big[0]
+    message = r"flat.png: LR image 16x16 is smaller than the LR crop of 32 px"
+    with pytest.raises(InputError, match=message):
+        PairDataset([pair], config=TrainingSetConfig(hr_patch=128))  # preloading checks early
+    lazy = PairDataset([pair], config=TrainingSetConfig(hr_patch=128, preload="never"))
+    with pytest.raises(InputError, match=message):
+        lazy[0]
+
+
+def test_preloading_changes_speed_not_samples(tmp_path: Path) -> None:
+    pairs = [block_mean_pair(tmp_path, f"{k}.png", k) for k in range(3)]
+    config = TrainingSetConfig(hr_patch=16)
+    auto = PairDataset(pairs, config=config)
+    never = PairDataset(pairs, config=config.model_copy(update={"preload": "never"}))
+    limited = PairDataset(pairs, config=config.model_copy(update={"preload_limit_mb": 0}))
+    assert auto.preloaded and not never.preloaded and not limited.preloaded
+    for k in range(6):
+        a, b = auto[k % 3], never[k % 3]
+        assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr"], b["hr"])

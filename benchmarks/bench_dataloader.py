@@ -1,0 +1,88 @@
+"""Samples/s of the training DataLoader on the City100 pairs, against an ideal reference.
+
+Training must not wait for decoding. Reference: the same loader decoding both PNGs for every
+sample (preload="never"), measured in the same run, against the default for a set of this
+size (preload: decoded once up front).
+Noise injection from a bank collected from the same images is included in both.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_dataloader.py [--workers 2] [--batches 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from rwsr.data.cati import NoiseSamplingConfig
+from rwsr.data.datasets import load_pairs
+from rwsr.data.noise_bank import open_bank
+from rwsr.data.noise_collect import collect_noise
+from rwsr.data.training_set import PairDataset, TrainingSetConfig
+
+CITY100 = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "city100_iphonex_train"
+)
+
+
+def samples_per_second(dataset: PairDataset, *, workers: int, batch: int, batches: int) -> float:
+    torch.manual_seed(0)
+    loader = DataLoader(
+        dataset, batch_size=batch, shuffle=True, num_workers=workers, persistent_workers=True
+    )
+    stream = iter(_forever(loader))
+    for _ in range(2 * workers):  # start the workers and fill their queues
+        next(stream)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(stream)
+    return batches * batch / (time.perf_counter() - start)
+
+
+def _forever(loader: DataLoader) -> object:
+    while True:
+        yield from loader
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--data", type=Path, default=CITY100)
+    args = parser.parse_args()
+    pairs = load_pairs(args.data, layout="city100")
+    with tempfile.TemporaryDirectory() as scratch:
+        sampling = NoiseSamplingConfig(patch=128, percentile=2)
+        collect_noise(
+            args.data, Path(scratch) / "bank", config=sampling, workers=args.workers, progress=False
+        )
+        bank = open_bank(Path(scratch) / "bank")
+        config = TrainingSetConfig(hr_patch=128, preload="never")
+        decoded = samples_per_second(
+            PairDataset(pairs, config=config, bank=bank),
+            workers=args.workers,
+            batch=args.batch,
+            batches=args.batches,
+        )
+        preloaded = samples_per_second(
+            PairDataset(pairs, config=config.model_copy(update={"preload": "always"}), bank=bank),
+            workers=args.workers,
+            batch=args.batch,
+            batches=args.batches,
+        )
+    print(
+        f"City100 x1, {len(pairs)} pairs of 840x600 PNG, HR/LR crops 128, flips+rotations, "
+        f"noise from a {len(bank)}-patch bank; {args.workers} workers, batch {args.batch}"
+    )
+    print(f"{'decode every sample':26s} {decoded:8.1f} samples/s  1.0x (reference)")
+    speedup = preloaded / decoded
+    print(f"{'preloaded (the default)':26s} {preloaded:8.1f} samples/s {speedup:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
