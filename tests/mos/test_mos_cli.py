@@ -41,7 +41,7 @@ def test_killed_server_resumes_where_the_rater_left_off(
     first.kill()  # SIGKILL right after the third answer: no shutdown, no checkpoint
     assert Path(f"{db}-wal").exists()  # the answers are (still) in the write-ahead log
 
-    second = serve(db)  # reopen: no --ref/--method needed
+    second = serve(db, *serve_args(db, study_dirs))  # the same command line again resumes
     again = rater.get(second.url + "api/session", timeout=TIMEOUT).json()
     assert again["rater"] == state["rater"]
     assert (again["done"], again["total"], again["next"]) == (3, 8, 3)
