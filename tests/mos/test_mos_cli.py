@@ -91,6 +91,8 @@ def test_serve_refusals(tmp_path: Path, study_dirs, make_study: Callable[..., Pa
         port = taken.getsockname()[1]
         code, output = invoke("--db", str(existing), "--port", str(port))
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in output
+    code, output = invoke("--db", str(existing), "--host", "no.such.host.invalid", "--port", "0")
+    assert code == 2 and "no.such.host.invalid:0: unknown host" in output
 
 
 def test_mos_is_a_subcommand_of_rwsr() -> None:

@@ -101,7 +101,9 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes the study.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="TCP port; 0 picks a free one.")
+    ] = 8000,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Worker threads.")] = 8,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Rebuild an existing --db, discarding its ratings.")

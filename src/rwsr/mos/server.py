@@ -24,6 +24,8 @@ def make_server(
     """A bound (not yet running) server for `study`; port 0 picks a free port."""
     try:
         return create_server(create_app(study), host=host, port=port, threads=threads, ident="rwsr")
+    except ValueError:  # waitress could not resolve the host name
+        raise ConfigError(f"cannot listen on {host}:{port}: unknown host; try 127.0.0.1") from None
     except OSError as error:
         raise ConfigError(
             f"cannot listen on {host}:{port} ({error.strerror or error}); choose another --port"
