@@ -129,3 +129,42 @@ def test_rating_with_keyboard_and_mouse_then_report(
     result = CliRunner().invoke(app, ["report", "--db", str(db), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "1 rater, 3 ratings in the MOS" in (out / "mos.md").read_text()
+
+
+def test_going_back_to_revise_an_answer(
+    browser: Any, make_study: Callable[..., Path], serve: Callable[..., ServerProcess]
+) -> None:
+    from playwright.sync_api import expect
+
+    db = make_study(patches=2, patch_size=16, allow_revisions=True)  # 4 trials
+    server = serve(db)
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(server.url)
+    page.get_by_role("button", name="Start").click()
+    counter, answers = page.locator("#counter"), page.locator("#answers button")
+    for key, rated in (("1", "1 of 4 rated"), ("3", "2 of 4 rated")):
+        expect(answers.first).to_be_enabled()
+        page.keyboard.press(key)
+        expect(counter).to_have_text(rated)
+    expect(answers.first).to_be_enabled()
+    page.keyboard.press("ArrowLeft")  # back to the second trial, its answer marked
+    expect(page.get_by_role("button", name="3 Worse")).to_have_attribute("aria-pressed", "true")
+    expect(answers.first).to_be_enabled()
+    page.get_by_role("button", name="5 Terrible").click()
+    expect(counter).to_have_text("2 of 4 rated")  # a revision adds no rating
+    expect(page.get_by_role("button", name="5 Terrible")).to_have_attribute("aria-pressed", "false")
+    for key in ("0", "2"):
+        expect(answers.first).to_be_enabled()
+        page.keyboard.press(key)
+    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator("#done")).to_contain_text("You have rated all 4 pairs")
+    context.close()
+
+    with sqlite3.connect(db) as connection:
+        stored = connection.execute(
+            "SELECT a.position, r.score, r.revisions FROM ratings r JOIN assignments a "
+            "ON a.rater_id = r.rater_id AND a.trial_id = r.trial_id ORDER BY a.position"
+        ).fetchall()
+    assert stored == [(0, 1, 0), (1, 5, 1), (2, 0, 0), (3, 2, 0)]

@@ -51,6 +51,7 @@ function buildScale(labels) {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.score = String(score);
+    button.disabled = true; // enabled once a trial's two patches have loaded
     button.innerHTML = `<kbd>${score}</kbd> <span></span>`;
     button.querySelector("span").textContent = label;
     button.addEventListener("click", () => rate(score));
