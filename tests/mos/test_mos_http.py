@@ -33,12 +33,18 @@ def query(db: Path, sql: str, *args: object) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[str, Path]]]:
-    """Two running studies: 'plain' (4 patches x 2 methods) and 'revisable' (revisions on)."""
+    """Running studies of 6 patches x 2 methods: 'plain', 'revisable' (revisions on) and
+    'partial' (3 patches per rater)."""
     root = tmp_path_factory.mktemp("http")
     dirs = write_study_dirs(root)
     running: list[ServerProcess] = []
     result = {}
-    for name, options in {"plain": {}, "revisable": {"allow_revisions": True}}.items():
+    kinds: dict[str, dict[str, object]] = {
+        "plain": {},
+        "revisable": {"allow_revisions": True},
+        "partial": {"patches_per_rater": 3},
+    }
+    for name, options in kinds.items():
         db = root / f"{name}.sqlite"
         build_study(study_config(dirs, patches=6, **options), db)
         running.append(start_server(db))
@@ -308,3 +314,28 @@ def test_report_reads_a_study_while_it_is_served(studies: dict[str, tuple[str, P
     report = compute_report(db)
     [(count,)] = query(db, "SELECT COUNT(*) FROM ratings")
     assert report.used_ratings == count >= 1
+
+
+def test_raters_joining_at_once_share_the_patches_evenly(
+    studies: dict[str, tuple[str, Path]],
+) -> None:
+    url, db = studies["partial"]
+    barrier = threading.Barrier(RATERS, timeout=TIMEOUT)
+    totals: list[int] = []
+
+    def arrive() -> None:
+        barrier.wait()
+        totals.append(join(url)[1]["total"])
+
+    threads = [threading.Thread(target=arrive) for _ in range(RATERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert totals == [6] * RATERS  # 3 patches x 2 methods each
+    coverage = query(
+        db,
+        "SELECT t.patch_id, COUNT(DISTINCT a.rater_id) FROM assignments a "
+        "JOIN trials t ON t.id = a.trial_id GROUP BY t.patch_id",
+    )
+    assert sorted(count for _, count in coverage) == [10] * 6  # 20 raters x 3 / 6 patches
