@@ -79,7 +79,7 @@ def comparable(out: Path) -> dict[str, object]:
         if p.is_file() and p.name not in ("report.json", "report.md", "report.png")
     }
     report = json.loads((out / "report.json").read_text())
-    for key in ("wall_seconds", "megapixels_per_second"):
+    for key in ("wall_seconds", "phase_seconds", "megapixels_per_second"):
         report.pop(key)
     report["totals"].pop("pairs")  # "5 written" vs "2 written, 3 already done"
     files["report.json"] = report

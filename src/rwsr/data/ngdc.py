@@ -15,6 +15,7 @@ bank and report are recomputed to the same content.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from rwsr.data.noise_bank import write_bank
 from rwsr.data.noise_collect import select_windows
 from rwsr.data.noise_report import ImageRecord, write_report
 from rwsr.data.pairs import PairsConfig, PairsSummary, generate_pairs, jobs_for
+from rwsr.data.parallel import WorkerPool
 from rwsr.data.scan import scan_set
 
 AUX_PREFIX = "aux_"
@@ -85,67 +87,56 @@ def run_ngdc(
     }
     resumed = claim_output(out_dir, command="ngdc", settings=settings, overwrite=overwrite)
     rewrite = overwrite or resumed
-
-    target = scan_set(
-        target_paths, patch=sampling.patch, workers=workers, progress=progress, label="target"
-    )
-    variance, mean = target.candidates(exclude_clipped=sampling.exclude_clipped)
-    cati = compute_cati(variance, mean, config=sampling)
-    target_records, target_windows = select_windows(
-        target, cati, role="target", exclude_clipped=sampling.exclude_clipped, min_in_cati=0
-    )
-    target_records = [
-        replace(r, status="kept", reason=f"paired, no windows: {r.reason}")
-        if r.status == "dropped"
-        else r
-        for r in target_records
-    ]
-    aux = scan_set(aux_paths, patch=sampling.patch, workers=workers, progress=progress, label="aux")
-    aux_records, aux_windows = select_windows(
-        aux,
-        cati,
-        role="aux",
-        exclude_clipped=sampling.exclude_clipped,
-        min_in_cati=config.min_in_cati,
-    )
-
-    # Every decodable target image is a training image, even one too small for a window.
-    paired_targets = [image.path for image in target.images if image.width > 0]
-    kept_aux = [selection.source for selection in aux_windows]
-    aux_pairs = config.pairs.model_copy(
-        update={"cleanup": config.aux_cleanup or config.pairs.cleanup}
-    )
-    summary = generate_pairs(
-        jobs_for(paired_targets),
-        out_dir,
-        config=config.pairs,
-        workers=workers,
-        overwrite=overwrite,
-        progress=progress,
-    )
-    aux_summary = generate_pairs(
-        jobs_for(kept_aux, prefix=AUX_PREFIX),
-        out_dir,
-        config=aux_pairs,
-        workers=workers,
-        overwrite=overwrite,
-        progress=progress,
-    )
-    summary.written += aux_summary.written
-    summary.skipped += aux_summary.skipped
-    summary.failed += aux_summary.failed
-
-    patches = write_bank(
-        out_dir / "bank",
-        target_windows + aux_windows,
-        cati=cati,
-        patch=sampling.patch,
-        workers=workers,
-        overwrite=rewrite,
-        export_png=export_png,
-        progress=progress,
-    )
+    with WorkerPool(workers) as pool:
+        scan = functools.partial(scan_set, patch=sampling.patch, workers=pool, progress=progress)
+        target = scan(target_paths, label="target")
+        variance, mean = target.candidates(exclude_clipped=sampling.exclude_clipped)
+        cati = compute_cati(variance, mean, config=sampling)
+        aux = scan(aux_paths, label="aux")
+        scanned = time.perf_counter()
+        target_records, target_windows = select_windows(
+            target, cati, role="target", exclude_clipped=sampling.exclude_clipped, min_in_cati=0
+        )
+        aux_records, aux_windows = select_windows(
+            aux,
+            cati,
+            role="aux",
+            exclude_clipped=sampling.exclude_clipped,
+            min_in_cati=config.min_in_cati,
+        )
+        # Every decodable target image is a training image, even one too small for a window.
+        paired_targets = [image.path for image in target.images if image.width > 0]
+        target_records = [
+            replace(r, status="kept", reason=f"paired, no windows: {r.reason}")
+            if r.status == "dropped"
+            else r
+            for r in target_records
+        ]
+        kept_aux = [selection.source for selection in aux_windows]
+        aux_pairs = config.pairs.model_copy(
+            update={"cleanup": config.aux_cleanup or config.pairs.cleanup}
+        )
+        make_pairs = functools.partial(
+            generate_pairs, out_dir=out_dir, workers=pool, overwrite=overwrite, progress=progress
+        )
+        summary = make_pairs(jobs_for(paired_targets), config=config.pairs)
+        aux_summary = make_pairs(jobs_for(kept_aux, prefix=AUX_PREFIX), config=aux_pairs)
+        summary.written += aux_summary.written
+        summary.skipped += aux_summary.skipped
+        summary.failed += aux_summary.failed
+        paired = time.perf_counter()
+        patches = write_bank(
+            out_dir / "bank",
+            target_windows + aux_windows,
+            cati=cati,
+            patch=sampling.patch,
+            workers=pool,
+            overwrite=rewrite,
+            export_png=export_png,
+            progress=progress,
+        )
     records = target_records + aux_records
+    end = time.perf_counter()
     write_report(
         out_dir,
         title=f"NGDC: target {Path(target_dir).name}, auxiliary {Path(aux_dir).name}",
@@ -156,7 +147,7 @@ def run_ngdc(
             "target": variance,
             "aux": aux.candidates(exclude_clipped=sampling.exclude_clipped)[0],
         },
-        seconds=time.perf_counter() - start,
+        seconds=end - start,
         megapixels=target.megapixels + aux.megapixels,
         totals={
             "pairs": summary.line(),
@@ -165,5 +156,10 @@ def run_ngdc(
             "bank patches from aux": sum(int(w.y.size) for w in aux_windows),
         },
         overwrite=rewrite,
+        phases={
+            "scanning (decode + statistics)": scanned - start,
+            "making pairs": paired - scanned,
+            "writing the bank": end - paired,
+        },
     )
     return NgdcResult(cati, records, summary, patches, resumed)

@@ -20,7 +20,7 @@ import numpy as np
 
 from rwsr.atomic import atomic_path, write_text_atomic
 from rwsr.data.cati import Cati
-from rwsr.data.parallel import run_per_file
+from rwsr.data.parallel import WorkerPool, run_per_file
 from rwsr.errors import InputError
 from rwsr.imageio import read_image, write_image
 
@@ -111,7 +111,7 @@ def write_bank(
     *,
     cati: Cati,
     patch: int,
-    workers: int = 1,
+    workers: int | WorkerPool = 1,
     overwrite: bool = False,
     export_png: bool = False,
     progress: bool = True,

@@ -16,6 +16,7 @@ from rwsr.data.cati import Cati, NoiseSamplingConfig, compute_cati
 from rwsr.data.folders import list_images
 from rwsr.data.noise_bank import BankSelection, write_bank
 from rwsr.data.noise_report import ImageRecord, write_report
+from rwsr.data.parallel import WorkerPool
 from rwsr.data.scan import SetScan, scan_set
 
 
@@ -105,22 +106,23 @@ def collect_noise(
     config = config or NoiseSamplingConfig()
     out_dir = Path(out_dir)
     paths = list_images(source_dir, what="source folder")
-    scan = scan_set(paths, patch=config.patch, workers=workers, progress=progress, label="sources")
-    variance, mean = scan.candidates(exclude_clipped=config.exclude_clipped)
-    cati = compute_cati(variance, mean, config=config)
-    records, selections = select_windows(
-        scan, cati, role="source", exclude_clipped=config.exclude_clipped
-    )
-    count = write_bank(
-        out_dir,
-        selections,
-        cati=cati,
-        patch=config.patch,
-        workers=workers,
-        overwrite=overwrite,
-        export_png=export_png,
-        progress=progress,
-    )
+    with WorkerPool(workers) as pool:
+        scan = scan_set(paths, patch=config.patch, workers=pool, progress=progress, label="sources")
+        variance, mean = scan.candidates(exclude_clipped=config.exclude_clipped)
+        cati = compute_cati(variance, mean, config=config)
+        records, selections = select_windows(
+            scan, cati, role="source", exclude_clipped=config.exclude_clipped
+        )
+        count = write_bank(
+            out_dir,
+            selections,
+            cati=cati,
+            patch=config.patch,
+            workers=pool,
+            overwrite=overwrite,
+            export_png=export_png,
+            progress=progress,
+        )
     seconds = time.perf_counter() - start
     write_report(
         out_dir,

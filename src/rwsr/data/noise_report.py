@@ -44,6 +44,7 @@ def write_report(
     megapixels: float,
     totals: Mapping[str, object],
     overwrite: bool,
+    phases: Mapping[str, float] | None = None,
 ) -> None:
     """Write report.json, report.md and report.png into `out_dir`."""
     summary = {
@@ -61,6 +62,7 @@ def write_report(
         "images": summary,
         "totals": dict(totals),
         "wall_seconds": round(seconds, 3),
+        "phase_seconds": {k: round(v, 3) for k, v in (phases or {}).items()},
         "megapixels": round(megapixels, 3),
         "megapixels_per_second": round(megapixels / seconds, 3) if seconds > 0 else None,
         "records": [asdict(r) for r in records],
@@ -85,6 +87,7 @@ def _markdown(report: dict) -> str:
             f"- wall time: {report['wall_seconds']} s, {report['megapixels']} MPix scanned, "
             f"{report['megapixels_per_second']} MPix/s"
         ),
+        *(f"- {phase}: {value} s" for phase, value in report["phase_seconds"].items()),
         "",
         "![variance histogram](report.png)",
         "",

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rwsr.data.imresize import imresize
-from rwsr.data.parallel import run_per_file
+from rwsr.data.parallel import WorkerPool, run_per_file
 from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import read_image, write_image
 
@@ -131,7 +131,7 @@ def generate_pairs(
     out_dir: str | Path,
     *,
     config: PairsConfig | None = None,
-    workers: int = 1,
+    workers: int | WorkerPool = 1,
     overwrite: bool = False,
     progress: bool = True,
 ) -> PairsSummary:

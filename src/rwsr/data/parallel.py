@@ -8,7 +8,8 @@ so memory stays bounded by a few decoded images per worker.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -40,49 +41,81 @@ def _guarded(function: Callable[[Item], Result], item: Item) -> Outcome[Item, Re
 
 
 def _single_thread_worker() -> None:
-    import torch
+    # The processes already use the cores; set before torch or OpenCV start their pools.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    import cv2
 
-    torch.set_num_threads(1)  # the processes already use the cores
+    cv2.setNumThreads(1)
+
+
+class WorkerPool:
+    """Spawned worker processes that several batches share (starting them costs seconds).
+
+    Spawned, not forked, so no thread pool or open file of the caller leaks into them. With
+    `workers` <= 1 everything runs in the calling process.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> WorkerPool:  # noqa: PYI034 - not meant to be subclassed
+        if self.workers > 1:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_single_thread_worker,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def run(
+        self, function: Callable[[Item], Result], items: Sequence[Item]
+    ) -> Iterator[Outcome[Item, Result]]:
+        """Outcomes in completion order, at most 2 * workers items in flight."""
+        if self._executor is None or len(items) <= 1:
+            for item in items:
+                yield _guarded(function, item)
+            return
+        pending: set[Future[Outcome[Item, Result]]] = set()
+        for item in items:
+            pending.add(self._executor.submit(_guarded, function, item))
+            if len(pending) >= 2 * self.workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
 
 
 def run_per_file(
     function: Callable[[Item], Result],
     items: Sequence[Item],
     *,
-    workers: int = 1,
+    workers: int | WorkerPool = 1,
     description: str = "",
     progress: bool = True,
 ) -> Iterator[Outcome[Item, Result]]:
-    """Yield one Outcome per item, in completion order.
+    """Yield one Outcome per item, in completion order, with a progress bar.
 
-    `function` must be picklable (a module-level function or functools.partial of one) when
-    `workers` > 1; worker processes are spawned, not forked, so no thread pool or open file
-    of the caller leaks into them.
+    `workers` is a process count (a pool just for this batch) or a running WorkerPool.
+    `function` must be picklable (a module-level function or a functools.partial of one).
     """
     bar = tqdm(total=len(items), desc=description, unit="file", disable=not progress, leave=False)
     try:
-        if workers <= 1 or len(items) <= 1:
-            for item in items:
-                yield _guarded(function, item)
+        if isinstance(workers, WorkerPool):
+            for outcome in workers.run(function, items):
+                yield outcome
                 bar.update()
             return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_single_thread_worker
-        ) as pool:
-            pending: set[Future[Outcome[Item, Result]]] = set()
-            queue: Iterable[Item] = iter(items)
-            for item in queue:
-                pending.add(pool.submit(_guarded, function, item))
-                if len(pending) >= 2 * workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-                        bar.update()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-                    bar.update()
+        with WorkerPool(workers) as pool:
+            for outcome in pool.run(function, items):
+                yield outcome
+                bar.update()
     finally:
         bar.close()

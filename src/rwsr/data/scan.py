@@ -8,14 +8,13 @@ by a few decoded images per worker whatever the size of the set. Images that can
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rwsr.data.parallel import run_per_file
+from rwsr.data.parallel import WorkerPool, run_per_file
 from rwsr.data.patches import PatchStats, patch_statistics
 from rwsr.errors import InputError
 from rwsr.imageio import read_image
@@ -49,10 +48,9 @@ def scan_image(path: Path, *, patch: int) -> ImageScan:
 
 @dataclass(frozen=True)
 class SetScan:
-    """All images of one set, in the order given, and how long decoding took."""
+    """All images of one set, in the order given."""
 
     images: list[ImageScan]
-    seconds: float
 
     @property
     def usable(self) -> list[ImageScan]:
@@ -76,10 +74,14 @@ class SetScan:
 
 
 def scan_set(
-    paths: Sequence[Path], *, patch: int, workers: int = 1, progress: bool = True, label: str = ""
+    paths: Sequence[Path],
+    *,
+    patch: int,
+    workers: int | WorkerPool = 1,
+    progress: bool = True,
+    label: str = "",
 ) -> SetScan:
     """Statistics of every image of `paths`; failures become ImageScan entries with an error."""
-    start = time.perf_counter()
     work = functools.partial(scan_image, patch=patch)
     by_path: dict[Path, ImageScan] = {}
     description = f"scan {label}".strip()
@@ -91,4 +93,4 @@ def scan_set(
             by_path[outcome.item] = outcome.result
         else:
             by_path[outcome.item] = ImageScan(outcome.item, error=outcome.error)
-    return SetScan([by_path[path] for path in paths], time.perf_counter() - start)
+    return SetScan([by_path[path] for path in paths])
