@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from mos_helpers import study_config
 
-from rwsr.errors import InputError
+from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import read_image, write_image
-from rwsr.mos.build import build_study
+from rwsr.mos.build import build_study, ensure_study
 from rwsr.mos.config import MethodSource, StudyConfig
 from rwsr.mos.db import open_study
 from rwsr.mos.study import Study
@@ -178,3 +178,21 @@ def test_city100_pairs_from_one_folder(city100: Path, tmp_path: Path) -> None:
             decode(reference_png), read_image(city100 / f"{key}H.PNG")[window]
         )
         np.testing.assert_array_equal(decode(lr_png), read_image(city100 / f"{key}L.PNG")[window])
+
+
+def test_ensure_study_builds_once_then_checks(study_dirs, tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    with pytest.raises(ConfigError, match="s.sqlite: no such study"):
+        ensure_study(db, None)
+    ensure_study(db, study_config(study_dirs))
+    study = Study(db)
+    _, rater = study.create_rater()
+    study.rate(rater, 0, 2)
+    study.close()
+    ensure_study(db, study_config(study_dirs))  # the same study: kept, ratings and all
+    ensure_study(db, None)
+    assert rows(db, "SELECT COUNT(*) FROM ratings") == [(1,)]
+    with pytest.raises(ConfigError, match=r"holds a different study \(seed: 0 \(stored\) vs 3"):
+        ensure_study(db, study_config(study_dirs, seed=3))
+    ensure_study(db, study_config(study_dirs, seed=3), overwrite=True)
+    assert rows(db, "SELECT COUNT(*) FROM ratings") == [(0,)]

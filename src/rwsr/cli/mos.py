@@ -110,8 +110,7 @@ def serve(
     ] = False,
 ) -> None:
     """Build a study (first run) or reopen it (later runs) and serve the rating page."""
-    from rwsr.mos.build import build_study
-    from rwsr.mos.db import open_study
+    from rwsr.mos.build import ensure_study
     from rwsr.mos.server import serve as serve_study
 
     options = {
@@ -121,30 +120,18 @@ def serve(
         "allow_revisions": allow_revisions,
         "seed": seed,
     }
-    creating = ref is not None or bool(method)
-    if creating:
+    config = None
+    if ref is not None or method:
         config = study_config(ref, method or [], options)
-        if overwrite or not db.exists():
-            build_study(config, db, overwrite=overwrite, progress=True)
-        else:
-            connection, stored = open_study(db)
-            connection.close()
-            differences = stored.differences(config)
-            if differences:
-                raise ConfigError(
-                    f"{db}: holds a different study ({'; '.join(differences)}); serve it without "
-                    "--ref/--method, choose another --db, or rebuild it with --overwrite"
-                )
     else:
         given = [_option_name(key) for key in _STUDY_OPTIONS if options[key] is not None]
-        if not db.exists():
-            raise ConfigError(f"{db}: no such study; create it with --ref DIR --method NAME=DIR")
-        if given or overwrite:
-            flags = ", ".join(given + (["--overwrite"] if overwrite else []))
+        given += ["--overwrite"] if overwrite else []
+        if given and db.exists():
             raise ConfigError(
-                f"{flags}: only apply when building a study with --ref/--method; {db} already "
-                "holds one"
+                f"{', '.join(given)}: only apply when building a study with --ref/--method; "
+                f"{db} already holds one"
             )
+    ensure_study(db, config, overwrite=overwrite, progress=True)
     serve_study(db, host=host, port=port, threads=threads, announce=typer.echo)
 
 

@@ -15,10 +15,10 @@ import numpy as np
 from tqdm import tqdm
 
 from rwsr.atomic import atomic_path
-from rwsr.errors import InputError
+from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import from_float, read_image, to_float
 from rwsr.mos.config import StudyConfig
-from rwsr.mos.db import FORMAT, SCHEMA, connect
+from rwsr.mos.db import FORMAT, SCHEMA, connect, open_study
 from rwsr.mos.matching import ImageSet, match_images
 from rwsr.mos.sampling import allocate, sample_positions
 
@@ -58,6 +58,37 @@ def build_study(
             connection.close()
         for stale in (Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
             stale.unlink(missing_ok=True)  # journal files of a replaced study must not apply
+
+
+def ensure_study(
+    db_path: Path,
+    config: StudyConfig | None,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> None:
+    """Make `db_path` hold the study `config`: build it when absent (or on `overwrite`),
+    otherwise check that the stored study is the same one, so a rerun of the same command
+    resumes it. With no config the study must already exist."""
+    db_path = Path(db_path)
+    if config is None:
+        if not db_path.exists():
+            raise ConfigError(
+                f"{db_path}: no such study; create it with --ref DIR --method NAME=DIR"
+            )
+        open_study(db_path)[0].close()
+        return
+    if overwrite or not db_path.exists():
+        build_study(config, db_path, overwrite=overwrite, progress=progress)
+        return
+    connection, stored = open_study(db_path)
+    connection.close()
+    differences = stored.differences(config)
+    if differences:
+        raise ConfigError(
+            f"{db_path}: holds a different study ({'; '.join(differences)}); serve it without "
+            "--ref/--method, choose another --db, or rebuild it with --overwrite"
+        )
 
 
 def _store(

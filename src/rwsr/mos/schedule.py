@@ -32,7 +32,8 @@ def trial_order(
         ]
         # Open the round so that it does not repeat the previous patch (a side-by-side
         # comparison of two methods) or, second, the previous method.
-        order.extend(min(rounds, key=lambda trials: _clash(order, trials[0])))
+        best = min(range(methods), key=lambda shift: _clash(order, rounds[shift][0]))
+        order.extend(rounds[best])
     return order
 
 
