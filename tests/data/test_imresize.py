@@ -112,11 +112,18 @@ def test_agrees_with_pil_antialiased_bicubic_away_from_borders(scale: float) -> 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_torch_batch_matches_numpy(dtype: type) -> None:
-    photos = [skimage.data.astronaut()[:70, :90], skimage.data.chelsea()[:70, :90]]
+    photos = [  # 4 images x 3 channels: more than the one-by-one batch limit of 8
+        skimage.data.astronaut()[:70, :90],
+        skimage.data.chelsea()[:70, :90],
+        skimage.data.coffee()[:70, :90],
+        skimage.data.astronaut()[100:170, 200:290],
+    ]
     photos = [p if dtype == np.uint8 else p.astype(np.float32) / 255 for p in photos]
     batch = torch.from_numpy(np.stack(photos)).permute(0, 3, 1, 2)
     out = imresize(batch, size=(23, 31))
-    assert out.dtype == batch.dtype and out.shape == (2, 3, 23, 31)
+    assert out.dtype == batch.dtype and out.shape == (4, 3, 23, 31)
+    single = imresize(batch[1], size=(23, 31))  # CHW: the one-by-one path
+    assert torch.allclose(single.double(), out[1].double(), atol=2e-6)
     for index, photo in enumerate(photos):
         expected = imresize(photo, size=(23, 31))
         got = out[index].permute(1, 2, 0).numpy()

@@ -228,10 +228,11 @@ def _resize_axis(
     """Resample axis 1 of `lines` (before x L x after) to out_length, computing in `dtype`.
 
     The layout picks the product: rows of a matrix (nothing before), columns (nothing after),
-    matrices of a batch, or, for a few interleaved values (HWC width), a transposed copy.
+    the matrices of a small batch one by one, or, for a few interleaved values (HWC width) or
+    a large batch, one matrix after a transposed copy.
     """
     before, length, after = lines.shape
-    if before > 1 and 1 < after < 32:
+    if before > 1 and after > 1 and (after < 32 or before > 8):
         leading = lines.transpose(0, 1).reshape(1, length, before * after)
         resized = _resize_axis(leading, out_length, scale, antialiasing, dtype)
         return resized.reshape(out_length, before, after).transpose(0, 1)
