@@ -59,16 +59,20 @@ def ngdc(
         aux_cleanup=aux_cleanup,
         min_in_cati=min_in_cati,
     )
-    result = run_ngdc(
-        target,
-        aux,
-        output,
-        config=config,
-        workers=workers,
-        overwrite=overwrite,
-        export_png=export_png,
-        progress=progress,
-    )
+    try:
+        result = run_ngdc(
+            target,
+            aux,
+            output,
+            config=config,
+            workers=workers,
+            overwrite=overwrite,
+            export_png=export_png,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"{output}: interrupted; rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
     for record in result.records:
         if record.status == "failed":
             typer.echo(f"error: {record.reason}", err=True)

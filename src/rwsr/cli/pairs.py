@@ -43,9 +43,13 @@ def pairs(
     jobs = jobs_for(list_images(source, what="source folder"))
     settings = {"source": str(source.resolve()), **config.model_dump()}
     claim_output(output, command="pairs", settings=settings, overwrite=overwrite)
-    summary = generate_pairs(
-        jobs, output, config=config, workers=workers, overwrite=overwrite, progress=progress
-    )
+    try:
+        summary = generate_pairs(
+            jobs, output, config=config, workers=workers, overwrite=overwrite, progress=progress
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"{output}: interrupted; rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
     for path, message in summary.failed:
         typer.echo(f"error: {message}", err=True)
     typer.echo(f"{output}: {summary.line()}")

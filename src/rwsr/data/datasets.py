@@ -102,11 +102,12 @@ def city100(root: Path, *, split: str = "train", scale: int = 1) -> list[ImagePa
     folder = root / "City100_iPhoneX" if (root / "City100_iPhoneX").is_dir() else root
     wanted = {"train": range(21, 101), "test": range(1, 21), "all": range(1, 101)}[split]
     pairs = []
+    listing = _listing(folder) if folder.is_dir() else {}
     for hr in list_images(folder, what="City100 folder"):
         match = re.fullmatch(r"(\d{3})H", hr.stem)
         if not match or int(match.group(1)) not in wanted:
             continue
-        lr = _partner(hr, f"{match.group(1)}L")
+        lr = _partner(hr, f"{match.group(1)}L", listing)
         pairs.append(ImagePair(match.group(1), lr, hr, 1))
     return pairs
 
@@ -120,11 +121,12 @@ def realsr(
         raise ConfigError(f"realsr camera must be Canon or Nikon, got {camera!r}")
     folder = root / camera / split.capitalize() / str(scale)
     pairs = []
+    listing = _listing(folder) if folder.is_dir() else {}
     for hr in list_images(folder, what=f"RealSR {camera} {split} x{scale} folder"):
         if not hr.stem.endswith("_HR"):
             continue
         base = hr.stem[: -len("_HR")]
-        pairs.append(ImagePair(base, _partner(hr, f"{base}_LR{scale}"), hr, scale))
+        pairs.append(ImagePair(base, _partner(hr, f"{base}_LR{scale}", listing), hr, scale))
     return pairs
 
 
@@ -203,8 +205,13 @@ def _split(split: str, valid: tuple[str, ...], layout: str) -> None:
         raise ConfigError(f"{layout} has no split {split!r}; valid: {', '.join(valid)}")
 
 
-def _partner(hr: Path, stem: str) -> Path:
-    for candidate in hr.parent.iterdir():
-        if candidate.stem == stem and candidate.suffix.lower() == hr.suffix.lower():
-            return candidate
-    raise InputError(f"{hr}: no LR partner {stem}{hr.suffix} in {hr.parent}")
+def _partner(hr: Path, stem: str, listing: dict[str, Path]) -> Path:
+    """The file `stem` + HR's suffix (any case) in `listing` (lower-case name -> path)."""
+    found = listing.get(f"{stem}{hr.suffix}".lower())
+    if found is None:
+        raise InputError(f"{hr}: no LR partner {stem}{hr.suffix} in {hr.parent}")
+    return found
+
+
+def _listing(folder: Path) -> dict[str, Path]:
+    return {path.name.lower(): path for path in folder.iterdir()}

@@ -13,9 +13,10 @@ City100 pairs), so sets whose decoded size fits `preload_limit_mb` are decoded o
 and shared by the DataLoader workers (forked, copy-on-write).
 
 Randomness: every process draws from its own numpy Generator seeded from (config.seed, the
-DataLoader worker's seed). Worker seeds differ per worker and per epoch and derive from
-torch's global seed, so workers never repeat each other's crops and a run is reproducible
-under torch.manual_seed. Without workers, one Generator seeded by config.seed runs on.
+epoch given to `set_epoch`, the DataLoader worker's seed). Worker seeds differ per worker and
+per epoch and derive from torch's global seed (or the DataLoader's generator), so workers never
+repeat each other's crops, and a run is reproducible. Without workers, one Generator per
+epoch, seeded by (config.seed, epoch), runs on.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class PairDataset(Dataset[dict[str, object]]):
         self.bank = bank
         self._images = self._preload() if self._should_preload() else None
         self._rng: np.random.Generator | None = None
-        self._rng_key: tuple[int, int | None] | None = None
+        self._rng_key: tuple[int, int | None, int] | None = None
+        self._epoch = 0
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -92,11 +94,18 @@ class PairDataset(Dataset[dict[str, object]]):
     def preloaded(self) -> bool:
         return self._images is not None
 
+    def set_epoch(self, epoch: int) -> None:
+        """Restart the random stream at epoch `epoch`: its crops then depend only on (seed,
+        epoch, worker seed), which is what lets a resumed training run re-create them."""
+        self._epoch = epoch
+
     def _generator(self) -> np.random.Generator:
         info = get_worker_info()
-        key = (os.getpid(), info.seed if info is not None else None)
+        key = (os.getpid(), info.seed if info is not None else None, self._epoch)
         if self._rng is None or self._rng_key != key:
-            entropy = [self.config.seed] if info is None else [self.config.seed, info.seed]
+            entropy = [self.config.seed, self._epoch]
+            if info is not None:
+                entropy.append(info.seed)
             self._rng = np.random.default_rng(np.random.SeedSequence(entropy))
             self._rng_key = key
         return self._rng
