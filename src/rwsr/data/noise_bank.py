@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,7 @@ def write_bank(
     for name in (INDEX_FILE, PATCHES_FILE):
         if (out_dir / name).exists() and not overwrite:
             raise InputError(f"{out_dir / name}: already exists; pass --overwrite to replace it")
+    (out_dir / INDEX_FILE).unlink(missing_ok=True)  # incomplete until the new index is written
     offsets = np.cumsum([0] + [int(s.y.size) for s in selections])
     dtype = "uint16" if all(s.dtype == "uint16" for s in selections) else "uint8"
     work = functools.partial(_extract, patch=patch, dtype=dtype)
@@ -154,7 +156,7 @@ def write_bank(
                 png = out_dir / "png" / f"{i:06d}.png"
                 write_image(png, np.asarray(array[i]), overwrite=overwrite)
         del array
-    sources = [str(s.source) for s in selections]
+    sources = [os.path.abspath(s.source) for s in selections]
     entries = {
         "source": np.repeat(np.arange(len(selections)), [s.y.size for s in selections]).tolist(),
         "y": np.concatenate([s.y for s in selections]).astype(int).tolist(),
@@ -174,5 +176,6 @@ def write_bank(
         "roles": [s.role for s in selections],
         "entries": entries,
     }
-    write_text_atomic(out_dir / INDEX_FILE, json.dumps(index, indent=1) + "\n", overwrite=overwrite)
+    text = json.dumps(index, separators=(",", ":")) + "\n"  # machine data; report.md is for people
+    write_text_atomic(out_dir / INDEX_FILE, text, overwrite=True)
     return count
