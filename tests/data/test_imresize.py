@@ -160,3 +160,22 @@ def test_tiled_products_equal_the_plain_weighted_sum_of_taps(
         summed = np.einsum("kt,kt...->k...", weights, moved[indices])
         expected = np.moveaxis(summed, 0, axis)
     np.testing.assert_allclose(imresize(image, size=size), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_torch_keeps_half_and_double_precision_types(dtype: torch.dtype) -> None:
+    photo = torch.from_numpy(skimage.data.astronaut()[:64, :64].astype(np.float32) / 255)
+    chw = photo.permute(2, 0, 1)
+    out = imresize(chw.to(dtype), 0.5)
+    assert out.dtype == dtype and out.shape == (3, 32, 32)
+    reference = imresize(chw, 0.5)
+    tolerance = {torch.float16: 2e-3, torch.bfloat16: 1.6e-2, torch.float64: 1e-6}[dtype]
+    assert (out.float() - reference).abs().max() < tolerance
+
+
+def test_scale_and_size_together_follow_matlab() -> None:
+    # MATLAB: the weights come from the scale, the output size from `size`.
+    image = skimage.data.camera()[:40, :40].astype(np.float64)
+    both = imresize(image, 0.5, size=(21, 21))
+    assert both.shape == (21, 21)
+    np.testing.assert_allclose(both[:20, :20], imresize(image, 0.5), atol=1e-12)
