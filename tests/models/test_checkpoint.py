@@ -252,3 +252,14 @@ def test_cli_info_on_files(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "error:" in result.output and "bad.pth" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "head", [EDLHeadConfig(branches=1), EDLHeadConfig(mask="fixed")], ids=["single-branch", "fixed-mask"]
+)
+def test_ablation_heads_are_detected_from_shapes(tmp_path: Path, head: EDLHeadConfig) -> None:
+    model = RWSREDL(RWSREDLConfig(rrdb=TRUNK, head=head.model_copy(update={"init": "default"})))
+    save_file(model.state_dict(), str(tmp_path / "ablation.safetensors"))  # no rwsr metadata
+    loaded = load_model(tmp_path / "ablation.safetensors")
+    assert (loaded.config.head.branches, loaded.config.head.mask) == (head.branches, head.mask)
+    torch.testing.assert_close(_output(loaded.model), _output(model))

@@ -38,7 +38,7 @@ def test_tiles_match_whole_image_on_a_real_photo(
 ) -> None:
     image = photo_rgb[:160, :160]
     whole = Upscaler(default_model, tile=256).upscale(image)
-    tiled_upscaler = Upscaler(default_model, tile=96)
+    tiled_upscaler = Upscaler(default_model, tile=96, tile_overlap=DEFAULT_OVERLAP)
     tiles: list[tuple[int, int]] = []
     tiled = tiled_upscaler.upscale(image, on_tile=lambda done, total: tiles.append((done, total)))
     assert tiles[-1] == (4, 4)  # 2x2 tiles of 96 px, input [0, 96) and [64, 160)

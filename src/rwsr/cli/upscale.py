@@ -38,8 +38,11 @@ def upscale(
         int | None, typer.Option(help="Tile size in input pixels [default: from free memory].")
     ] = None,
     tile_overlap: Annotated[
-        int, typer.Option(help="Input pixels shared by neighbouring tiles.")
-    ] = 32,
+        int | None,
+        typer.Option(
+            help="Input pixels shared by neighbouring tiles [default: 32, at most tile/4]."
+        ),
+    ] = None,
     precision: Annotated[
         str, typer.Option(help="auto, fp32, bf16 or fp16 (fp16 only on GPUs).")
     ] = "auto",

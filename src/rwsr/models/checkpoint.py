@@ -325,10 +325,13 @@ def infer_config(
     if not prefix:
         return rrdb
     if "head.branch_x.0.conv1.weight" in state:
+        two = "head.branch_y.0.conv1.weight" in state
         head = EDLHeadConfig(
             variant="paper",
             nf=state["head.branch_x.0.conv1.weight"].shape[0],
             blocks=_count_indices(state, r"^head\.branch_x\.(\d+)\."),
+            branches=2 if two else 1,
+            mask="learned" if "head.branch_m.0.conv1.weight" in state or not two else "fixed",
         )
     elif "head.branch1.0.conv.weight" in state:
         head = EDLHeadConfig(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
@@ -36,6 +36,18 @@ class EDLHeadConfig(BaseModel):
     init: Literal["identity", "default"] = "identity"
     nf: int = Field(64, ge=1, description="hidden channels of every block")
     blocks: int = Field(3, ge=1, description="blocks per branch")
+    # Ablations of Table VII (paper variant only): one refinement branch (I_SR = I_R^x), or
+    # two branches fused with a fixed M_alpha = M_beta = 0.5 instead of the learned mask.
+    branches: Literal[1, 2] = 2
+    mask: Literal["learned", "fixed"] = "learned"
+
+    @model_validator(mode="after")
+    def _ablations_need_paper_head(self) -> "EDLHeadConfig":
+        if self.variant == "official" and (self.branches != 2 or self.mask != "learned"):
+            raise ValueError("branches/mask ablations exist for the paper head only")
+        if self.branches == 1 and self.mask != "learned":
+            raise ValueError("a single branch has no mask to fix; leave mask='learned'")
+        return self
 
 
 class RWSREDLConfig(BaseModel):
@@ -87,16 +99,23 @@ class PaperHead(nn.Module):
             )
 
         self.branch_x = branch()
-        self.branch_y = branch()
-        self.branch_m = branch()
+        self.branch_y = branch() if config.branches == 2 else None
+        self.branch_m = branch() if config.branches == 2 and config.mask == "learned" else None
         if config.init == "identity":
-            for block in (*self.branch_x, *self.branch_y, *self.branch_m):
-                nn.init.zeros_(block.conv2.weight)
-                nn.init.zeros_(block.conv2.bias)
+            for block in self.modules():
+                if isinstance(block, ResBlock):
+                    nn.init.zeros_(block.conv2.weight)
+                    nn.init.zeros_(block.conv2.bias)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mask_alpha = torch.softmax(self.branch_m(image), dim=1)
-        term_x = mask_alpha * self.branch_x(image)
+        refined_x = self.branch_x(image)
+        if self.branch_y is None:  # single-branch ablation
+            return refined_x, torch.zeros_like(refined_x), torch.ones_like(refined_x)
+        if self.branch_m is None:  # fixed-mask ablation
+            mask_alpha = torch.full_like(image, 0.5)
+        else:
+            mask_alpha = torch.softmax(self.branch_m(image), dim=1)
+        term_x = mask_alpha * refined_x
         term_y = (1 - mask_alpha) * self.branch_y(image)
         return term_x, term_y, mask_alpha
 

@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 class RRDBNetConfig(BaseModel):
@@ -106,12 +107,21 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(nf, nf, 3, 1, 1)
         self.conv_last = nn.Conv2d(nf, config.out_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        # Training option, not architecture: recompute each RRDB's activations in backward.
+        self.gradient_checkpointing = False
+
+    def _trunk(self, feat: torch.Tensor) -> torch.Tensor:
+        if not (self.gradient_checkpointing and self.training and torch.is_grad_enabled()):
+            return self.body(feat)
+        for block in self.body:
+            feat = checkpoint(block, feat, use_reentrant=False)
+        return feat
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.input_unshuffle > 1:
             x = F.pixel_unshuffle(x, self.config.input_unshuffle)
         feat = self.conv_first(x).to(x.dtype)  # the trunk's residual stream stays in x's dtype
-        feat = feat + self.conv_body(self.body(feat))
+        feat = feat + self.conv_body(self._trunk(feat))
         for index, factor in enumerate(self.config.upsample_factors, start=1):
             up = F.interpolate(feat, scale_factor=factor, mode="nearest")
             feat = self.lrelu(getattr(self, f"conv_up{index}")(up))

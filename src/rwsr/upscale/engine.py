@@ -55,7 +55,7 @@ class Upscaler:
     """Upscales arrays with a generator (an rwsr model with `.config`).
 
     tile: input tile size in pixels, None = chosen from free memory; tile_overlap: input
-    pixels shared by neighbouring tiles; precision: auto/fp32/bf16/fp16; device: auto/cpu/
+    pixels shared by neighbouring tiles, None = 32 but at most a quarter of the tile; precision: auto/fp32/bf16/fp16; device: auto/cpu/
     cuda[:N]/mps; max_pixels: larger inputs are refused before any work.
     """
 
@@ -66,7 +66,7 @@ class Upscaler:
         device: str = "auto",
         precision: str = "auto",
         tile: int | None = None,
-        tile_overlap: int = DEFAULT_OVERLAP,
+        tile_overlap: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         self.scale = generator_scale(model.config)
@@ -74,7 +74,9 @@ class Upscaler:
         self.dtype = resolve_precision(precision, self.device)
         if tile is not None and tile < MIN_TILE:
             raise InputError(f"--tile must be at least {MIN_TILE} pixels, but got {tile}")
-        if tile_overlap < 0 or (tile is not None and 2 * tile_overlap >= tile):
+        if tile_overlap is not None and (
+            tile_overlap < 0 or (tile is not None and 2 * tile_overlap >= tile)
+        ):
             raise InputError(
                 f"--tile-overlap must be >= 0 and less than half the tile ({tile}), got {tile_overlap}"
             )
@@ -181,7 +183,12 @@ class Upscaler:
     ) -> np.ndarray:
         height, width = rgb.shape[:2]
         s = self.scale
-        overlap = min(self.tile_overlap, max(0, tile // 2 - 1))
+        # Default: 32 px, but at most a quarter of the tile (small tiles, OOM retries).
+        overlap = (
+            min(DEFAULT_OVERLAP, tile // 4)
+            if self.tile_overlap is None
+            else min(self.tile_overlap, tile // 2 - 1)
+        )
         rows, cols = axis_spans(height, tile, overlap), axis_spans(width, tile, overlap)
         output = np.empty((height * s, width * s, 3), dtype=out_dtype)
         col_weights = [ramp_weights(span, width, overlap, s) for span in cols]

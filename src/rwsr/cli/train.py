@@ -1,0 +1,34 @@
+"""`rwsr train CONFIG.yaml [key=value ...]`: GAN training of RWSR-EDL (torchrun for DDP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rwsr.cli.common import reports_errors
+
+
+@reports_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config (see configs/).")],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. optim.iterations=2000")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run from its latest checkpoint.")
+    ] = False,
+    resume_from: Annotated[
+        Path | None, typer.Option(help="Continue from this checkpoint file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a generator; checkpoints, logs and curves go to output_dir/name."""
+    from rwsr.train.config import load_config
+    from rwsr.train.trainer import train as run_training
+
+    resolved = load_config(config, overrides or [])
+    target = resume_from if resume_from is not None else ("latest" if resume else None)
+    run_dir = run_training(resolved, resume=target, progress=not quiet)
+    typer.echo(f"done: {run_dir}", err=True)

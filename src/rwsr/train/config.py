@@ -1,0 +1,251 @@
+"""The training configuration: typed, frozen, validated before anything runs.
+
+A run is described by one YAML file (see configs/) plus `key=value` overrides on the command
+line (`optim.iterations=2000`, `loss.adv=0`). Unknown keys, wrong types, missing paths and
+impossible combinations are reported together, one clear line each; an unknown key comes
+with the closest valid names. The resolved config is stored in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rwsr.errors import ConfigError
+from rwsr.models.edl import EDLHeadConfig
+from rwsr.models.rrdbnet import RRDBNetConfig
+from rwsr.train.losses import Routing
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Section):
+    layout: str = Field("paired", description="data set layout (rwsr.data.datasets.LAYOUTS)")
+    root: Path = Field(description="data set folder")
+    split: str | None = Field(None, description="split name; None = the layout's default")
+    scale: int | None = Field(None, ge=1, le=4, description="None = the layout's default")
+    noise_bank: Path | None = Field(None, description="bank from `rwsr noise collect`/`rwsr ngdc`")
+    noise_probability: float = Field(1.0, ge=0, le=1)
+    hr_patch: int = Field(128, ge=8, description="HR crop side (LR = hr_patch / scale)")
+    augment: bool = Field(True, description="flips and 90-degree rotations")
+    batch_size: int = Field(16, ge=1, description="per process")
+    workers: int = Field(2, ge=0, description="DataLoader worker processes")
+    preload: Literal["auto", "always", "never"] = Field(
+        "auto", description="decode all images up front"
+    )
+
+
+class ValidationConfig(_Section):
+    layout: str = "paired"
+    root: Path | None = Field(None, description="None = no validation")
+    split: str | None = None
+    scale: int | None = Field(None, ge=1, le=4)
+    every: int = Field(5000, ge=1, description="iterations between validations")
+    max_images: int | None = Field(None, ge=1)
+    tile: int | None = Field(None, ge=32, description="tile size for large images")
+    best_metric: Literal["psnr", "lpips"] = "psnr"
+    lpips: bool = Field(True, description="also compute LPIPS (needs AlexNet weights)")
+
+
+class ModelSection(_Section):
+    generator: str = Field("rwsr-edl-x4", description="built-in architecture name")
+    rrdb: RRDBNetConfig | None = Field(None, description="override the generator's RRDB trunk")
+    head: EDLHeadConfig | None = Field(None, description="override the generator's head")
+    init_from: Path | None = Field(None, description="checkpoint to start G from (trunk or full)")
+    discriminator: Literal["patchgan", "vgg128"] = "patchgan"
+    freeze_trunk: bool = Field(False, description="train only the head (cheap camera adaptation)")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute RRDB activations in backward"
+    )
+
+
+class LossConfig(_Section):
+    routing: Routing = "exclusionary"
+    pix: float = Field(0.01, ge=0)
+    per: float = Field(1.0, ge=0)
+    adv: float = Field(0.005, ge=0)
+    vgg_layers: dict[str, float] = Field(default_factory=lambda: {"conv5_4": 1.0})
+    vgg_weights: Path | None = Field(None, description="local torchvision VGG19 weights file")
+    allow_random_vgg: bool = Field(False, description="tests only: perceptual loss on a random VGG")
+
+
+class OptimConfig(_Section):
+    iterations: int = Field(150_000, ge=1)
+    lr_g: float = Field(1e-4, gt=0)
+    lr_d: float = Field(1e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    milestones: list[int] = Field(default_factory=lambda: [10_000, 30_000, 50_000, 80_000, 120_000])
+    gamma: float = Field(0.5, gt=0)
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of G, e.g. 0.999")
+
+
+class TrainConfig(_Section):
+    name: str = Field(description="run name: the run folder is output_dir/name")
+    output_dir: Path = Path("runs")
+    seed: int = Field(0, ge=0)
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    data: DataConfig
+    validation: ValidationConfig = ValidationConfig()
+    model: ModelSection = ModelSection()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    log_every: int = Field(100, ge=1)
+    checkpoint_every: int = Field(5000, ge=1)
+    keep_checkpoints: int = Field(3, ge=1, description="latest N iteration checkpoints kept")
+    max_bad_steps: int = Field(10, ge=1, description="consecutive non-finite steps before stopping")
+
+    @model_validator(mode="after")
+    def _combinations(self) -> TrainConfig:
+        problems = []
+        if self.loss.pix + self.loss.per + self.loss.adv <= 0:
+            problems.append("loss: all weights are 0; nothing to train")
+        if self.model.discriminator == "vgg128" and self.loss.adv > 0 and self.data.hr_patch != 128:
+            problems.append(
+                f"model.discriminator vgg128 needs data.hr_patch 128, not {self.data.hr_patch}"
+            )
+        head = self.model.head
+        if head is not None and head.branches == 1 and self.loss.routing != "weighted-sum":
+            problems.append(
+                "a single-branch head has nothing to exclude: use loss.routing weighted-sum"
+            )
+        if self.model.freeze_trunk and not self.model.generator.startswith("rwsr-edl"):
+            problems.append(
+                "model.freeze_trunk needs an rwsr-edl generator (the head is what trains)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _suggest(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=2)
+    return (
+        f"; did you mean {' or '.join(repr(c) for c in close)}?"
+        if close
+        else f"; valid: {', '.join(valid)}"
+    )
+
+
+def _section_fields(path: tuple[str, ...]) -> list[str] | None:
+    model: Any = TrainConfig
+    for part in path:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        candidates = [
+            a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
+        ]
+        model = next((c for c in candidates if issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return list(model.model_fields)
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Set `a.b.c=value` in a nested dict; the value is parsed as YAML (numbers, lists...)."""
+    if "=" not in assignment:
+        raise ConfigError(f"override '{assignment}' is not of the form key=value")
+    key, text = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        fields = _section_fields(tuple(parts[:depth]))
+        if fields is not None and part not in fields:
+            raise ConfigError(f"override '{key}': unknown key '{part}'{_suggest(part, fields)}")
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{key}': '{part}' is not a section")
+    fields = _section_fields(tuple(parts[:-1]))
+    if fields is not None and parts[-1] not in fields:
+        raise ConfigError(
+            f"override '{key}': unknown key '{parts[-1]}'{_suggest(parts[-1], fields)}"
+        )
+    node[parts[-1]] = yaml.safe_load(text)
+
+
+def _describe(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "config"
+        if item["type"] == "extra_forbidden":
+            parent = tuple(str(p) for p in item["loc"][:-1])
+            fields = _section_fields(parent) or []
+            lines.append(f"{where}: unknown key{_suggest(str(item['loc'][-1]), fields)}")
+        elif item["type"] == "missing":
+            lines.append(f"{where}: required")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(
+                f"{where}: {message} (got {item.get('input')!r})" if item["loc"] else message
+            )
+    return lines
+
+
+def missing_paths(config: TrainConfig) -> list[str]:
+    """Paths in the config that must exist before training starts."""
+    required = {
+        "data.root": config.data.root,
+        "data.noise_bank": config.data.noise_bank,
+        "validation.root": config.validation.root,
+        "model.init_from": config.model.init_from,
+        "loss.vgg_weights": config.loss.vgg_weights,
+    }
+    return [
+        f"{key}: {path} does not exist"
+        for key, path in required.items()
+        if path is not None and not Path(path).exists()
+    ]
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML mapping of `path`, merged over the file named by its `extends:` key (a path
+    relative to this file), so an ablation states only what it changes."""
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: `extends` loops back to itself")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    return _merge(read_raw(path.parent / parent, (*seen, path.resolve())), raw)
+
+
+def load_config(path: str | os.PathLike[str], overrides: list[str] = ()) -> TrainConfig:
+    """Read (with `extends`), override, validate; every problem is listed in one ConfigError.
+    Relative paths inside the config are relative to the current directory."""
+    path = Path(path)
+    raw = read_raw(path)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    try:
+        config = TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        lines = _describe(error)
+        raise ConfigError(f"{path}: {len(lines)} problem(s):\n  " + "\n  ".join(lines)) from None
+    problems = missing_paths(config)
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    return config

@@ -1,0 +1,80 @@
+"""Training logs: JSON Lines always, TensorBoard when installed, and a PNG of the curves
+(losses, validation PSNR/LPIPS against iteration, like the paper's Fig. 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rwsr.atomic import write_bytes_atomic
+
+
+class RunLog:
+    """Appends one JSON object per record to run_dir/log.jsonl (and mirrors scalars to
+    TensorBoard if the `tensorboard` package is importable)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "log.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self._tensorboard = None
+        else:
+            self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def write(self, kind: str, iteration: int, values: dict[str, Any]) -> None:
+        record = {"kind": kind, "iteration": iteration, **values}
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self._tensorboard is not None:
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    self._tensorboard.add_scalar(f"{kind}/{key}", value, iteration)
+
+    def close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def plot_curves(log_path: Path, out_path: Path) -> None:
+    """Training losses and validation metrics against iteration, as one PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_log(log_path)
+    train = [r for r in records if r["kind"] == "train"]
+    val = [r for r in records if r["kind"] == "val"]
+    figure, axes = plt.subplots(1, 3 if val else 1, figsize=(15 if val else 6, 4), squeeze=False)
+    loss_axis = axes[0][0]
+    for key in ("pix", "per", "adv", "d"):
+        points = [(r["iteration"], r[key]) for r in train if key in r]
+        if points:
+            loss_axis.plot(*zip(*points), label=f"L_{key}")
+    loss_axis.set(
+        xlabel="iteration", ylabel="loss (unweighted)", yscale="log", title="training losses"
+    )
+    loss_axis.legend()
+    for axis, key, label in ((1, "psnr", "PSNR (dB, RGB)"), (2, "lpips", "LPIPS")):
+        points = [(r["iteration"], r[key]) for r in val if r.get(key) is not None]
+        if val and points:
+            axes[0][axis].plot(*zip(*points), marker="o")
+            axes[0][axis].set(xlabel="iteration", ylabel=label, title=f"validation {label}")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    write_bytes_atomic(out_path, buffer.getvalue(), overwrite=True)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rwsr.train.config import TrainConfig, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "configs" / "tiny_cpu.yaml"
+
+
+@pytest.fixture
+def tiny_config(city100: Path, tmp_path: Path):
+    """The tiny CPU preset pointed at the City100 pairs, writing into tmp_path."""
+
+    def make(*overrides: str) -> TrainConfig:
+        return load_config(
+            TINY, [f"data.root={city100}", f"output_dir={tmp_path / 'runs'}", *overrides]
+        )
+
+    return make

@@ -1,0 +1,253 @@
+"""The training loop on real City100 pairs: CLI run, overfitting, exact resume, DDP, guards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rwsr.cli.main import app
+from rwsr.errors import WeightsUnavailableError
+from rwsr.imageio import read_image, write_image
+from rwsr.models.checkpoint import load_model
+from rwsr.train import trainer
+from rwsr.train.state import latest_checkpoint, load_checkpoint
+from rwsr.train.trainer import TrainingError, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def small_pairs(city100: Path, tmp_path: Path) -> Path:
+    """Three real x1 pairs (48x48 crops of City100 iPhone X LR/HR) in the generic layout."""
+    root = tmp_path / "pairs"
+    for number in ("021", "022", "023"):
+        lr, hr = read_image(city100 / f"{number}L.PNG"), read_image(city100 / f"{number}H.PNG")
+        write_image(root / "LR" / f"{number}.png", np.ascontiguousarray(lr[300:348, 400:448]))
+        write_image(root / "HR" / f"{number}.png", np.ascontiguousarray(hr[300:348, 400:448]))
+    return root
+
+
+def _records(run_dir: Path, kind: str = "train") -> list[dict]:
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+
+def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(REPO / "configs" / "tiny_cpu.yaml"),
+            f"data.root={city100}",
+            f"output_dir={tmp_path}",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "tiny_cpu"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "iter_0000002.pt",
+        "iter_0000004.pt",
+    ]
+    records = _records(run)
+    assert [r["iteration"] for r in records] == [2, 4]
+    assert all(
+        {"pix", "per", "adv", "d", "total", "lr_g", "it_per_s", "data_wait"} <= r.keys()
+        for r in records
+    )
+    assert records[-1]["lr_g"] == pytest.approx(0.5e-4)  # MultiStepLR halved at the milestone 2
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    generator = load_model(run / "generator.safetensors")
+    assert generator.config.rrdb.nb == 2 and generator.config.head.variant == "paper"
+    state = load_checkpoint(run / "checkpoints" / "iter_0000004.pt")
+    assert (
+        state["iteration"] == 4
+        and state["discriminator"] is not None
+        and state["opt_d"] is not None
+    )
+
+
+def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) -> None:
+    config = tiny_config(
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        "data.hr_patch=48",
+        "data.augment=false",
+        "data.batch_size=3",
+        "loss.adv=0",
+        "loss.pix=1",
+        "loss.per=0.1",
+        "optim.iterations=30",
+        "optim.lr_g=0.002",
+        "optim.milestones=[1000]",
+        "log_every=5",
+        "checkpoint_every=1000",
+        "name=overfit",
+    )
+    records = _records(train(config, progress=False))
+    assert records[-1]["pix"] < 0.6 * records[0]["pix"], records
+    assert records[-1]["per"] < 0.8 * records[0]["per"], records
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) -> None:
+    """N + M iterations in one run equal N, stop, resume, M: same weights, D and optimiser."""
+    common = (
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        f"data.workers={workers}",
+        "optim.milestones=[3]",
+        "optim.ema_decay=0.9",
+        "checkpoint_every=2",
+        "log_every=1",
+    )
+    straight = train(tiny_config(*common, "name=straight", "optim.iterations=5"), progress=False)
+    train(tiny_config(*common, "name=split", "optim.iterations=2"), progress=False)
+    split = train(
+        tiny_config(*common, "name=split", "optim.iterations=5"), resume="latest", progress=False
+    )
+    a = load_checkpoint(straight / "checkpoints" / "iter_0000005.pt")
+    b = load_checkpoint(split / "checkpoints" / "iter_0000005.pt")
+    for part in ("generator", "generator_ema", "discriminator"):
+        for key, tensor in a[part].items():
+            torch.testing.assert_close(b[part][key], tensor, rtol=0, atol=1e-7, msg=f"{part}.{key}")
+    assert a["opt_g"]["state"][0]["step"] == b["opt_g"]["state"][0]["step"] == 5
+    assert [r["pix"] for r in _records(straight)][2:] == pytest.approx(
+        [r["pix"] for r in _records(split)][2:], abs=1e-7
+    )
+
+
+def test_refuses_to_mix_runs_without_resume(tiny_config, small_pairs: Path) -> None:
+    config = tiny_config(
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        "optim.iterations=2",
+    )
+    train(config, progress=False)
+    with pytest.raises(Exception, match="already holds checkpoints; pass --resume"):
+        train(config, progress=False)
+
+
+def test_non_finite_losses_stop_with_a_clear_error(
+    tiny_config, small_pairs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = trainer.generator_losses
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):
+        losses = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] > 2:
+            losses["total"] = losses["total"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(trainer, "generator_losses", failing)
+    config = tiny_config(
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        "optim.iterations=10",
+        "checkpoint_every=2",
+        "max_bad_steps=3",
+        "name=nan",
+    )
+    with pytest.raises(TrainingError, match="3 consecutive non-finite steps up to iteration 5"):
+        train(config, progress=False)
+    last = latest_checkpoint(config.output_dir / "nan")
+    assert last is not None and load_checkpoint(last)["iteration"] == 2
+    for tensor in load_checkpoint(last)["generator"].values():
+        assert torch.isfinite(tensor).all()
+
+
+def test_untrained_vgg_is_refused(
+    tiny_config, small_pairs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
+    )
+    config = tiny_config(
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        "loss.allow_random_vgg=false",
+    )
+    with pytest.raises(WeightsUnavailableError, match="--vgg-weights PATH"):
+        train(config, progress=False)
+
+
+def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "rwsr",
+        "train",
+        str(REPO / "configs" / "tiny_cpu.yaml"),
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        "data.batch_size=1",
+        f"output_dir={tmp_path}",
+        "optim.iterations=3",
+        "checkpoint_every=3",
+        "log_every=1",
+        "--quiet",
+    ]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "tiny_cpu"
+    records = _records(run)
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    assert all(r["world_size"] == 2 for r in records)
+    state = load_checkpoint(run / "checkpoints" / "iter_0000003.pt")
+    assert len(state["rng"]) == 2  # both ranks' RNG states are kept for an exact resume
+
+
+def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) -> None:
+    config = tiny_config(
+        "data.layout=paired",
+        "data.split=all",
+        f"data.root={small_pairs}",
+        "data.scale=1",
+        "validation.layout=paired",
+        f"validation.root={small_pairs}",
+        "validation.scale=1",
+        "validation.every=2",
+        "validation.tile=32",
+        "validation.lpips=false",
+        "optim.iterations=4",
+        "name=val",
+    )
+    run = train(config, progress=False)
+    val = _records(run, "val")
+    assert [r["iteration"] for r in val] == [2, 4]
+    for record in val:
+        assert 5 < record["psnr"] < 60 and -1 <= record["ssim"] <= 1
+    best = load_checkpoint(run / "best.pt")
+    assert best["best"]["psnr"] == max(r["psnr"] for r in val)
+    assert best["iteration"] == best["best"]["iteration"]
