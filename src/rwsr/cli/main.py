@@ -7,7 +7,7 @@ import typer
 
 from rwsr.cli import convert, info, mos
 from rwsr.cli import ngdc as ngdc_command
-from rwsr.cli import noise, pairs, upscale
+from rwsr.cli import noise, pairs, train, upscale
 
 app = typer.Typer(
     name="rwsr",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.command("upscale")(upscale.upscale)
 app.command("info")(info.info)
+app.command("train")(train.train)
 app.add_typer(convert.app, name="convert")
 app.add_typer(mos.app, name="mos")
 app.command("pairs")(pairs.pairs)
