@@ -81,7 +81,14 @@ def _markdown(report: dict) -> str:
     lines += ["## Images", "", "| set | kept | dropped | failed |", "|---|---|---|---|"]
     for role, counts in report["images"].items():
         lines.append(f"| {role} | {counts['kept']} | {counts['dropped']} | {counts['failed']} |")
-    lines += [""] + [f"- {k}: {v}" for k, v in report["totals"].items()]
+    lines += [
+        "",
+        "kept: the image gives windows to the bank (auxiliary images also become pairs; target "
+        "images always do); dropped: no window of it lies in the CATI, or it is smaller than one "
+        "window; failed: it could not be read.",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in report["totals"].items()]
     lines += [
         (
             f"- wall time: {report['wall_seconds']} s, {report['megapixels']} MPix scanned, "
