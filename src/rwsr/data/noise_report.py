@@ -83,9 +83,10 @@ def _markdown(report: dict) -> str:
         lines.append(f"| {role} | {counts['kept']} | {counts['dropped']} | {counts['failed']} |")
     lines += [
         "",
-        "kept: the image gives windows to the bank (auxiliary images also become pairs; target "
-        "images always do); dropped: no window of it lies in the CATI, or it is smaller than one "
-        "window; failed: it could not be read.",
+        "kept: a target image always (it becomes a pair; its in-CATI windows join the bank); "
+        "any other image when it has windows in the CATI (they join the bank; an auxiliary "
+        "image also becomes a pair). dropped: no window in the CATI, or smaller than one "
+        "window. failed: unreadable.",
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in report["totals"].items()]
