@@ -83,10 +83,12 @@ def _markdown(report: dict) -> str:
         lines.append(f"| {role} | {counts['kept']} | {counts['dropped']} | {counts['failed']} |")
     lines += [
         "",
-        "kept: a target image always (it becomes a pair; its in-CATI windows join the bank); "
-        "any other image when it has windows in the CATI (they join the bank; an auxiliary "
-        "image also becomes a pair). dropped: no window in the CATI, or smaller than one "
-        "window. failed: unreadable.",
+        (
+            "kept: a target image always (it becomes a pair; its in-CATI windows join the bank); "
+            "any other image when it has windows in the CATI (they join the bank; an auxiliary "
+            "image also becomes a pair). dropped: no window in the CATI, or smaller than one "
+            "window. failed: unreadable."
+        ),
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in report["totals"].items()]
