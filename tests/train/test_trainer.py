@@ -67,6 +67,8 @@ def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     generator = load_model(run / "generator.safetensors")
     assert generator.config.rrdb.nb == 2 and generator.config.head.variant == "paper"
+    # A training checkpoint is itself a model file for `rwsr info` / `rwsr upscale --model`.
+    assert load_model(run / "checkpoints" / "iter_0000004.pt").config == generator.config
     state = load_checkpoint(run / "checkpoints" / "iter_0000004.pt")
     assert (
         state["iteration"] == 4

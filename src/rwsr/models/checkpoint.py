@@ -40,12 +40,13 @@ FORMAT_VERSION = "1"
 PICKLE_SUFFIXES = frozenset({".pth", ".pt", ".ckpt", ".bin"})
 # Containers that hold the weights, in order of preference (EMA weights are the better ones).
 STATE_CONTAINER_KEYS = (
-    "params_ema",
+    "params_ema",  # BasicSR / Real-ESRGAN
     "params",
+    "generator_ema",  # rwsr training checkpoints (None without EMA)
+    "generator",
     "state_dict",
     "model_state_dict",
     "model",
-    "generator",
 )
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
