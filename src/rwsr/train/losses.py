@@ -51,24 +51,25 @@ class PerceptualLoss(nn.Module):
         )
 
 
-def ragan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """RaGAN for G: fake should look more real than the average real, and real less so."""
-    real_rel = real_logits - fake_logits.mean()
-    fake_rel = fake_logits - real_logits.mean()
+def ragan_loss(preferred_logits: torch.Tensor, other_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic average BCE: `preferred` should look more real than the average `other`,
+    and `other` less real than the average `preferred`."""
+    preferred_rel = preferred_logits - other_logits.mean()
+    other_rel = other_logits - preferred_logits.mean()
     return (
-        F.binary_cross_entropy_with_logits(real_rel, torch.zeros_like(real_rel))
-        + F.binary_cross_entropy_with_logits(fake_rel, torch.ones_like(fake_rel))
+        F.binary_cross_entropy_with_logits(preferred_rel, torch.ones_like(preferred_rel))
+        + F.binary_cross_entropy_with_logits(other_rel, torch.zeros_like(other_rel))
     ) / 2
+
+
+def ragan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaGAN for G: the fake should look more real than the real."""
+    return ragan_loss(fake_logits, real_logits)
 
 
 def ragan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """RaGAN for D: the mirror image of the generator's objective."""
-    real_rel = real_logits - fake_logits.mean()
-    fake_rel = fake_logits - real_logits.mean()
-    return (
-        F.binary_cross_entropy_with_logits(real_rel, torch.ones_like(real_rel))
-        + F.binary_cross_entropy_with_logits(fake_rel, torch.zeros_like(fake_rel))
-    ) / 2
+    return ragan_loss(real_logits, fake_logits)
 
 
 def loss_inputs(out: EDLOutput | torch.Tensor, routing: Routing) -> dict[str, torch.Tensor]:
