@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import in_flat_quadrant
+from noise_images import in_flat_quadrant
 from typer.testing import CliRunner
 
 import rwsr.data.pairs as pairs_module

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LEVELS, in_flat_quadrant
+from noise_images import LEVELS, in_flat_quadrant
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app

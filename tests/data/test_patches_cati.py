@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import skimage.data
-from conftest import LUMA_NOISE_GAIN, noisy_image
+from noise_images import LUMA_NOISE_GAIN, noisy_image
 
 from rwsr.data.cati import NoiseSamplingConfig, compute_cati
 from rwsr.data.patches import patch_statistics
