@@ -241,7 +241,7 @@ def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) ->
         "validation.scale=1",
         "validation.every=2",
         "validation.tile=32",
-        "validation.lpips=false",
+        "validation.lpips_backbone=random",
         "optim.iterations=4",
         "name=val",
     )
@@ -249,7 +249,7 @@ def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) ->
     val = _records(run, "val")
     assert [r["iteration"] for r in val] == [2, 4]
     for record in val:
-        assert 5 < record["psnr"] < 60 and -1 <= record["ssim"] <= 1
+        assert 5 < record["psnr"] < 60 and -1 <= record["ssim"] <= 1 and record["lpips"] >= 0
     best = load_checkpoint(run / "best.pt")
     assert best["best"]["psnr"] == max(r["psnr"] for r in val)
     assert best["iteration"] == best["best"]["iteration"]

@@ -52,6 +52,10 @@ class ValidationConfig(_Section):
     tile: int | None = Field(None, ge=32, description="tile size for large images")
     best_metric: Literal["psnr", "lpips"] = "psnr"
     lpips: bool = Field(True, description="also compute LPIPS (needs AlexNet weights)")
+    lpips_backbone: str | None = Field(
+        None,
+        description="AlexNet weights file; None = torch hub cache/download; 'random' = tests only",
+    )
 
 
 class ModelSection(_Section):
@@ -196,6 +200,9 @@ def missing_paths(config: TrainConfig) -> list[str]:
         "validation.root": config.validation.root,
         "model.init_from": config.model.init_from,
         "loss.vgg_weights": config.loss.vgg_weights,
+        "validation.lpips_backbone": None
+        if config.validation.lpips_backbone in (None, "random")
+        else Path(config.validation.lpips_backbone),
     }
     return [
         f"{key}: {path} does not exist"

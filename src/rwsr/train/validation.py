@@ -1,7 +1,7 @@
 """Validation during training: the tiled upscaler on a held-out set, then the paper's metrics.
 
-Conventions (stated in every log record's keys): PSNR and SSIM on RGB, 0-255, border crop =
-scale, mean over images; LPIPS AlexNet v0.1 on [-1, 1] inputs, mean over images.
+Conventions: PSNR and SSIM on RGB, 0-255, border crop = scale, mean over images; LPIPS
+AlexNet v0.1 on [-1, 1] inputs, same border crop, mean over images.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def validate(
     if config.lpips:
         from rwsr.metrics.lpips import LPIPS
 
-        lpips_metric = LPIPS(device=device)
+        lpips_metric = LPIPS(backbone=config.lpips_backbone, device=device)
     scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "lpips": []}
     for pair in pairs:
         sr = upscaler.upscale(read_image(pair.lr))
@@ -37,5 +37,5 @@ def validate(
         scores["psnr"].append(float(psnr(sr, hr, crop_border=pair.scale)))
         scores["ssim"].append(float(ssim(sr, hr, crop_border=pair.scale)))
         if lpips_metric is not None:
-            scores["lpips"].append(float(lpips_metric(sr, hr)))
+            scores["lpips"].append(float(lpips_metric(sr, hr, crop_border=pair.scale)))
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
