@@ -67,7 +67,10 @@ def test_dtypes_and_channels_round_trip(tiny_model: RRDBNet) -> None:
     assert np.abs(as16 / 257.0 - reference).max() <= 0.5 + 1e-6  # same image, 16-bit precision
     as_float = upscaler.upscale(rgb8.astype(np.float32) / 255)
     assert as_float.dtype == np.float32 and np.abs(as_float * 255 - reference).max() <= 0.5 + 1e-4
+    as_double = upscaler.upscale(rgb8.astype(np.float64) / 255)
+    assert as_double.dtype == np.float64 and np.abs(as_double * 255 - reference).max() <= 0.5 + 1e-4
     gray = rgb8[:, :, 0]
+    assert upscaler.upscale(gray.astype(np.float64) / 255).shape == (48, 40)
     assert upscaler.upscale(gray).shape == (48, 40)
     assert upscaler.upscale(gray[:, :, None]).shape == (48, 40, 1)
 

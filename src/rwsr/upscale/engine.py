@@ -52,7 +52,8 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 
 class Upscaler:
-    """Upscales arrays with a generator (an rwsr model with `.config`).
+    """Upscales arrays with a generator (an rwsr model with `.config`), which the upscaler takes
+    over (moved to the device, frozen, eval mode): pass a copy of a model you still train.
 
     tile: input tile size in pixels, None = chosen from free memory; tile_overlap: input
     pixels shared by neighbouring tiles, None = 32 but at most a quarter of the tile; precision: auto/fp32/bf16/fp16; device: auto/cpu/
@@ -114,6 +115,10 @@ class Upscaler:
             raise InputError(
                 f"unsupported sample type {image.dtype}; expected uint8, uint16 or float"
             )
+        if image.dtype == np.float64:  # OpenCV's colour and resize code wants float32
+            return self.upscale(
+                image.astype(np.float32), outscale=outscale, on_tile=on_tile
+            ).astype(np.float64)
         height, width = image.shape[:2]
         if height * width == 0:
             raise InputError("image has no pixels")
