@@ -148,3 +148,17 @@ def test_preloading_changes_speed_not_samples(tmp_path: Path) -> None:
     for k in range(6):
         a, b = auto[k % 3], never[k % 3]
         assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr"], b["hr"])
+
+
+def test_decoded_cache_gives_the_same_samples_and_follows_edits(tmp_path: Path) -> None:
+    pairs = [block_mean_pair(tmp_path, f"{k}.png", k) for k in range(2)]
+    base = TrainingSetConfig(hr_patch=16, preload="never")
+    cached = PairDataset(pairs, config=base.model_copy(update={"cache_dir": tmp_path / "cache"}))
+    plain = PairDataset(pairs, config=base)
+    for k in range(4):
+        a, b = cached[k % 2], plain[k % 2]
+        assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr"], b["hr"])
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 4  # one per image, reused
+    write_image(pairs[0].hr, np.zeros((64, 96, 3), np.uint8), overwrite=True)
+    assert cached[0]["hr"].max() == 0  # the edited file is decoded again
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 5

@@ -10,7 +10,8 @@ is added to the LR crop, which is then clamped to [0, 1].
 
 Decoding: a full PNG decode per sample is slow (about 30 samples/s per core on 840x600
 City100 pairs), so sets whose decoded size fits `preload_limit_mb` are decoded once, up front,
-and shared by the DataLoader workers (forked, copy-on-write).
+and shared by the DataLoader workers (forked, copy-on-write). Larger sets can keep decoded
+copies in `cache_dir` (rwsr.data.decoded_cache): decoded once, then cropped memory-mapped.
 
 Randomness: every process draws from its own numpy Generator seeded from (config.seed, the
 epoch given to `set_epoch`, the DataLoader worker's seed). Worker seeds differ per worker and
@@ -24,6 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -32,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import Dataset, get_worker_info
 
 from rwsr.data.datasets import ImagePair, image_size
+from rwsr.data.decoded_cache import cached_image
 from rwsr.data.noise_bank import NoiseBank
 from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import read_image, to_float
@@ -50,6 +53,9 @@ class TrainingSetConfig(BaseModel):
         "auto", description="decode every image once, up front ('auto': if it fits the limit)"
     )
     preload_limit_mb: int = Field(2048, ge=0, description="decoded size 'auto' may preload")
+    cache_dir: Path | None = Field(
+        None, description="without preloading: keep decoded copies here, read memory-mapped"
+    )
 
 
 class PairDataset(Dataset[dict[str, object]]):
@@ -82,7 +88,9 @@ class PairDataset(Dataset[dict[str, object]]):
         self.pairs = list(pairs)
         self.config = config
         self.bank = bank
-        self._images = self._preload() if self._should_preload() else None
+        self._images: list[tuple[np.ndarray, np.ndarray]] | None = None
+        if self._should_preload():
+            self._images = self._preload()
         self._rng: np.random.Generator | None = None
         self._rng_key: tuple[int, int | None, int] | None = None
         self._epoch = 0
@@ -123,9 +131,13 @@ class PairDataset(Dataset[dict[str, object]]):
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             return list(pool.map(self._decode, range(len(self.pairs))))
 
-    def _decode(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def _decode(self, index: int, *, cached: bool = False) -> tuple[np.ndarray, np.ndarray]:
         pair = self.pairs[index]
-        lr, hr = read_image(pair.lr), read_image(pair.hr)
+        if cached and self.config.cache_dir is not None:
+            lr = cached_image(pair.lr, self.config.cache_dir)
+            hr = cached_image(pair.hr, self.config.cache_dir)
+        else:
+            lr, hr = read_image(pair.lr), read_image(pair.hr)
         if (lr.shape[0] * self.scale, lr.shape[1] * self.scale) != hr.shape[:2]:
             raise InputError(
                 f"{pair.lr}: LR {lr.shape[1]}x{lr.shape[0]} x{self.scale} does not match HR "
@@ -140,7 +152,10 @@ class PairDataset(Dataset[dict[str, object]]):
 
     def __getitem__(self, index: int) -> dict[str, object]:
         rng = self._generator()
-        lr, hr = self._images[index] if self._images is not None else self._decode(index)
+        if self._images is not None:
+            lr, hr = self._images[index]
+        else:
+            lr, hr = self._decode(index, cached=True)
         p, s = self.lr_patch, self.scale
         y = int(rng.integers(0, lr.shape[0] - p + 1))
         x = int(rng.integers(0, lr.shape[1] - p + 1))
