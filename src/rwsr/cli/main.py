@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import typer
 
-from rwsr.cli import convert, info, mos
+from rwsr.cli import convert, info, mos, noise, pairs, train, upscale
 from rwsr.cli import ngdc as ngdc_command
-from rwsr.cli import noise, pairs, train, upscale
 
 app = typer.Typer(
     name="rwsr",
