@@ -1,0 +1,136 @@
+"""LPIPS (Zhang et al. 2018) through the `lpips` package: AlexNet (default) or VGG16, v0.1.
+
+Convention (the authors' group script and the lpips package): RGB inputs scaled to [-1, 1],
+the v0.1 linear calibration layers, spatial average; lower is better.
+
+The calibration layers ship inside the lpips wheel and load offline. The backbone is
+torchvision's ImageNet network, which torchvision downloads at run time: we load it from a
+file given by the user, from torchvision's cache, or by that download. Offline without the
+file the error says where to put it. A random backbone (meaningless values, for tests only)
+is never a fallback: it has to be asked for with `backbone="random"`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torchvision.models import AlexNet_Weights, VGG16_Weights  # type: ignore[import-untyped]
+
+from rwsr.errors import CheckpointError, ConfigError, InputError, WeightsUnavailableError
+from rwsr.metrics import color
+
+Net = Literal["alex", "vgg"]
+BACKBONE_WEIGHTS = {"alex": AlexNet_Weights.IMAGENET1K_V1, "vgg": VGG16_Weights.IMAGENET1K_V1}
+RANDOM = "random"
+
+
+def backbone_cache_path(net: Net) -> Path:
+    """Where torchvision keeps (and first looks for) the ImageNet weights of `net`."""
+    filename = os.path.basename(BACKBONE_WEIGHTS[net].url)
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def load_backbone_state(net: Net, path: str | os.PathLike[str] | None) -> dict:
+    """torchvision state dict of the backbone: from `path`, the hub cache, or a download."""
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise WeightsUnavailableError(f"{path}: LPIPS backbone weights file does not exist")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
+            raise CheckpointError(f"{path}: cannot read LPIPS backbone weights ({error})") from None
+    weights = BACKBONE_WEIGHTS[net]
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except OSError as error:  # URLError, socket and file errors are all OSError
+        raise WeightsUnavailableError(
+            f"LPIPS ({net}) needs torchvision's ImageNet {net} weights, which could not be"
+            f" downloaded from {weights.url} ({error}). Offline, download that file elsewhere and"
+            f" pass it with --lpips-backbone PATH, or copy it to {backbone_cache_path(net)}"
+            " (the torch hub cache; TORCH_HOME moves it), or evaluate without LPIPS"
+            " (--metrics psnr,ssim,niqe)."
+        ) from None
+
+
+def _load_into(backbone: torch.nn.Module, state: dict, source: str) -> None:
+    """Copy torchvision `features.N.*` tensors into the lpips backbone's slices (same N)."""
+    features = {
+        k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")
+    }
+    mapped = {}
+    for slice_name, block in backbone.named_children():
+        for index, _ in block.named_children():
+            for param in ("weight", "bias"):
+                key = f"{index}.{param}"
+                if key in features:
+                    mapped[f"{slice_name}.{key}"] = features[key]
+    try:
+        backbone.load_state_dict(mapped, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{source}: not a torchvision backbone state dict ({error})"
+        ) from None
+
+
+class LPIPS:
+    """LPIPS distance between SR and HR images (HxWx3 or NxHxWx3, uint8/uint16/float [0, 1]).
+
+    backbone: None (torchvision cache or download), a weights file, or "random" (tests only).
+    """
+
+    def __init__(
+        self,
+        *,
+        net: Net = "alex",
+        backbone: str | os.PathLike[str] | None = None,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
+        if net not in BACKBONE_WEIGHTS:
+            raise ConfigError(
+                f"LPIPS net must be one of {', '.join(BACKBONE_WEIGHTS)}, got {net!r}"
+            )
+        import lpips  # type: ignore[import-untyped]  # loads torchvision models: only when asked
+
+        self.net = net
+        self.random_backbone = str(backbone) == RANDOM
+        state = None if self.random_backbone else load_backbone_state(net, backbone)
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            # lpips passes torchvision's deprecated `pretrained=False`; its v0.1 linear layers
+            # are loaded from the wheel (pretrained=True), the backbone stays random until
+            # we copy the real weights in.
+            warnings.simplefilter("ignore", UserWarning)
+            torch.manual_seed(seed)
+            model = lpips.LPIPS(
+                pretrained=True, net=net, version="0.1", pnet_rand=True, verbose=False
+            )
+        if state is not None:
+            _load_into(model.net, state, str(backbone or backbone_cache_path(net)))
+        self.device = torch.device(device)
+        self.model = model.eval().requires_grad_(False).to(self.device)
+
+    def __call__(
+        self, sr: np.ndarray, hr: np.ndarray, *, crop_border: int = 0
+    ) -> float | np.ndarray:
+        if sr.shape != hr.shape:
+            raise InputError(f"SR has shape {sr.shape} but HR has shape {hr.shape}")
+        color.check_rgb(sr, what="SR")
+        batched = sr.ndim == 4
+
+        def tensor(image: np.ndarray) -> torch.Tensor:
+            values = (
+                color.crop_border(color.to_float255(image), crop_border) / 127.5 - 1.0
+            )  # [-1, 1]
+            values = values if batched else values[None]
+            return torch.from_numpy(values).float().permute(0, 3, 1, 2).to(self.device)
+
+        with torch.inference_mode():
+            distances = self.model(tensor(sr), tensor(hr)).flatten().cpu().numpy()
+        values = distances.astype(np.float64)
+        return values if batched else float(values[0])
