@@ -53,12 +53,12 @@ def per_channel_reference(image: np.ndarray, scale: float) -> np.ndarray:
     weights_w, indices_w = contributions(width, int(np.ceil(width * scale)), scale, True)
     rows = torch.empty(channels, len(weights_h), width)
     for i in range(len(weights_h)):
-        w, idx = torch.from_numpy(weights_h[i]).float(), torch.from_numpy(indices_h[i])
+        w, idx = torch.tensor(weights_h[i]).float(), torch.tensor(indices_h[i])
         for c in range(channels):
             rows[c, i] = source[c, idx].T.mv(w)
     out = torch.empty(channels, len(weights_h), len(weights_w))
     for i in range(len(weights_w)):
-        w, idx = torch.from_numpy(weights_w[i]).float(), torch.from_numpy(indices_w[i])
+        w, idx = torch.tensor(weights_w[i]).float(), torch.tensor(indices_w[i])
         for c in range(channels):
             out[c, :, i] = rows[c][:, idx].mv(w)
     return out.clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
