@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from rwsr.cli import convert, evaluate, info, mos, noise, pairs, train, upscale
+from rwsr.cli import bench, convert, evaluate, info, mos, noise, pairs, train, upscale
 from rwsr.cli import ngdc as ngdc_command
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("pairs")(pairs.pairs)
 app.add_typer(noise.app, name="noise")
 app.command("ngdc")(ngdc_command.ngdc)
 app.command("evaluate")(evaluate.evaluate)
+app.command("bench")(bench.bench)
 
 
 def main() -> None:

@@ -1,0 +1,55 @@
+"""`rwsr bench` (Table VI): parameter counts, timings in the same run, versions, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from rwsr.cli.bench import _load
+from rwsr.cli.main import app
+from rwsr.eval.bench import Target, bench_model, count_parameters, targets
+
+
+def test_parameter_counts_are_the_papers() -> None:
+    # Table VI: RWSR-EDL 16,729,694; DESIGN: RRDBNet x4 16,697,987.
+    assert count_parameters(_load("rwsr-edl-x4")) == 16_729_694
+    assert count_parameters(_load("rrdbnet-x4")) == 16_697_987
+
+
+def test_cli_writes_table_and_json(x4_set: Path, tmp_path: Path) -> None:
+    model = x4_set / "tiny.safetensors"
+    out = tmp_path / "bench"
+    args = ["bench", str(model), "--device", "cpu", "--precision", "fp32", "--size", "40x24",
+            "--repeats", "2", "--warmup", "1", "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "bench.json").read_text())
+    (row,) = document["results"]
+    assert row["parameters"] == count_parameters(_load(str(model)))
+    assert (row["width"], row["height"], row["scale"], row["runs"]) == (40, 24, 4, 2)
+    assert row["frames_per_second"] == 1.0 / row["seconds"] and row["seconds"] > 0
+    assert document["environment"]["torch"] == torch.__version__
+    markdown = (out / "bench.md").read_text()
+    assert "| tiny | " in markdown and "| cpu (" in markdown and "torch " in markdown
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_a_slower_model_measures_slower(x4_set: Path) -> None:
+    tiny = _load(str(x4_set / "tiny.safetensors"))
+    fast = bench_model("tiny", tiny, Target("cpu", "fp32"), size=(24, 16), repeats=3)
+    slow = bench_model("tiny", tiny, Target("cpu", "fp32"), size=(96, 64), repeats=3)
+    assert slow.seconds > fast.seconds  # 16x the pixels
+    assert fast.parameters == slow.parameters
+
+
+def test_targets() -> None:
+    assert Target("cpu", "fp32") in targets(None, None)
+    assert targets(["cpu"], ["fp32", "bf16"]) == [Target("cpu", "fp32"), Target("cpu", "bf16")]
+    result = CliRunner().invoke(app, ["bench", "--device", "cpu", "--precision", "fp16"])
+    assert result.exit_code == 2 and "fp16 is not supported on the CPU" in result.output
+    bad_size = CliRunner().invoke(app, ["bench", "--size", "300"])
+    assert bad_size.exit_code == 2 and "WIDTHxHEIGHT" in bad_size.output
