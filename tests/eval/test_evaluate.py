@@ -179,6 +179,15 @@ def test_dataset_with_a_model_and_the_bicubic_baseline(x4_set: Path, tmp_path: P
         (("--hr", "{hr}", "--sr", "a={hr}", "--sr", "a={hr}"), "method names must differ"),
         (("--hr", "{hr}", "--metrics", "psnr,fid"), "unknown ['fid']"),
         (("--hr", "{hr}", "--baseline", "none"), "nothing to evaluate"),
+        (
+            (
+                "--hr",
+                "{hr}",
+            ),
+            "nothing to evaluate",
+        ),  # no LR, so no automatic baseline
+        (("--hr", "{hr}", "--baseline", "bicubic"), "needs the LR images"),
+        (("--hr", "{hr}", "--lpips-net", "squeeze"), "--lpips-net: Input should be"),
     ],
 )
 def test_usage_errors(x1_set: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:

@@ -81,10 +81,10 @@ def evaluate(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Evaluate SR results (folders, models, baseline): PSNR/SSIM (Y and RGB), LPIPS, NIQE.
+    """Evaluate SR results (folders, models, a baseline): PSNR/SSIM (Y and RGB), LPIPS, NIQE.
 
-    Writes scores.csv, summary.md, summary.json, figures/*.png and report.html. Exits with 1
-    when some image of some method could not be evaluated (they are listed in every report).
+    Writes scores.csv, summary.md, summary.json, figures/*.png and report.html to --output.
+    Exits with 1 when some image of some method could not be evaluated (each is listed).
     """
     from rwsr.errors import ConfigError
     from rwsr.eval.methods import Method, baseline_method, folder_method, parse_sr_option
@@ -129,6 +129,10 @@ def evaluate(
     )
     methods: list[Method] = []
     base = baseline_method(baseline, scale)
+    if dataset is None and lr is None:  # no LR images: no baseline unless one was demanded
+        if baseline in ("bicubic", "identity"):
+            raise ConfigError(f"--baseline {baseline} needs the LR images: give --lr DIR")
+        base = None
     if base is not None:
         methods.append(base)
     for option in sr or []:

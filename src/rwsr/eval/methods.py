@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rwsr.errors import ConfigError, InputError
 from rwsr.eval.samples import Sample, match_files
 from rwsr.imageio import read_image
+
+if TYPE_CHECKING:
+    from rwsr.upscale.engine import Upscaler
 
 BASELINES = ("auto", "bicubic", "identity", "none")
 
@@ -95,10 +98,10 @@ class ModelMethod:
     """A generator run on the LR image with the tiling engine (any size, bounded memory)."""
 
     name: str
-    upscaler: object  # rwsr.upscale.engine.Upscaler; typed loosely to keep torch imports lazy
+    upscaler: Upscaler
 
     def image(self, sample: Sample) -> np.ndarray:
-        return self.upscaler.upscale(_lr(sample))  # type: ignore[attr-defined]
+        return self.upscaler.upscale(_lr(sample))
 
 
 def baseline_method(choice: str, scale: int) -> Method | None:
