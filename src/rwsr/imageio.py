@@ -22,6 +22,9 @@ from rwsr.errors import InputError
 
 # We report decoding failures ourselves, per file; OpenCV's own stderr lines would only confuse.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+# rwsr refuses oversized inputs itself (--max-pixels, checked from the header before any
+# decoding); Pillow's own fixed limit would override the user's choice.
+Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 

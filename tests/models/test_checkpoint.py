@@ -84,6 +84,12 @@ def test_safetensors_round_trip_rebuilds_from_file_alone(tmp_path: Path) -> None
     torch.testing.assert_close(_output(loaded.model), _output(model), rtol=0, atol=0)
 
 
+def test_requested_scale_must_match_an_rwsr_file(tmp_path: Path) -> None:
+    save_model(RRDBNet(TRUNK), tmp_path / "x4.safetensors")
+    with pytest.raises(CheckpointError, match="the model is x4, but x3 was requested"):
+        load_model(tmp_path / "x4.safetensors", scale=3)
+
+
 def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
     path = tmp_path / "g.safetensors"
     save_model(RRDBNet(TRUNK), path)
@@ -255,7 +261,9 @@ def test_cli_info_on_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "head", [EDLHeadConfig(branches=1), EDLHeadConfig(mask="fixed")], ids=["single-branch", "fixed-mask"]
+    "head",
+    [EDLHeadConfig(branches=1), EDLHeadConfig(mask="fixed")],
+    ids=["single-branch", "fixed-mask"],
 )
 def test_ablation_heads_are_detected_from_shapes(tmp_path: Path, head: EDLHeadConfig) -> None:
     model = RWSREDL(RWSREDLConfig(rrdb=TRUNK, head=head.model_copy(update={"init": "default"})))

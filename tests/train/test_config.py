@@ -60,6 +60,11 @@ def test_missing_paths_and_impossible_combinations(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="vgg128 needs data.hr_patch 128, not 64"):
         load_config(path)
+    path.write_text(
+        f"name: x\ndata: {{root: {tmp_path}}}\nvalidation: {{best_metric: lpips, lpips: false}}\n"
+    )
+    with pytest.raises(ConfigError, match="best_metric lpips needs validation.lpips true"):
+        load_config(path)
     path.write_text(f"name: x\ndata: {{root: {tmp_path}}}\nmodel: {{head: {{branches: 1}}}}\n")
     with pytest.raises(ConfigError, match="single-branch head has nothing to exclude"):
         load_config(path)

@@ -126,6 +126,8 @@ def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) 
         for key, tensor in a[part].items():
             torch.testing.assert_close(b[part][key], tensor, rtol=0, atol=1e-7, msg=f"{part}.{key}")
     assert a["opt_g"]["state"][0]["step"] == b["opt_g"]["state"][0]["step"] == 5
+    # The resumed run's log continues without duplicates.
+    assert [r["iteration"] for r in _records(split)] == [1, 2, 3, 4, 5]
     assert [r["pix"] for r in _records(straight)][2:] == pytest.approx(
         [r["pix"] for r in _records(split)][2:], abs=1e-7
     )
@@ -170,10 +172,13 @@ def test_non_finite_losses_stop_with_a_clear_error(
     )
     with pytest.raises(TrainingError, match="3 consecutive non-finite steps up to iteration 5"):
         train(config, progress=False)
-    last = latest_checkpoint(config.output_dir / "nan")
-    assert last is not None and load_checkpoint(last)["iteration"] == 2
-    for tensor in load_checkpoint(last)["generator"].values():
+    run = config.output_dir / "nan"
+    last = load_checkpoint(latest_checkpoint(run))
+    good = load_checkpoint(run / "checkpoints" / "iter_0000002.pt")
+    assert last["iteration"] == 4  # written during the bad streak: the weights never moved
+    for key, tensor in good["generator"].items():
         assert torch.isfinite(tensor).all()
+        torch.testing.assert_close(last["generator"][key], tensor, rtol=0, atol=0)
 
 
 def test_untrained_vgg_is_refused(
@@ -214,6 +219,11 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
         "data.batch_size=1",
         f"output_dir={tmp_path}",
         "optim.iterations=3",
+        "validation.layout=paired",
+        f"validation.root={small_pairs}",
+        "validation.scale=1",
+        "validation.every=2",
+        "validation.lpips_backbone=random",
         "checkpoint_every=3",
         "log_every=1",
         "--quiet",
@@ -228,6 +238,9 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
     assert all(r["world_size"] == 2 for r in records)
     state = load_checkpoint(run / "checkpoints" / "iter_0000003.pt")
     assert len(state["rng"]) == 2  # both ranks' RNG states are kept for an exact resume
+    assert (
+        load_checkpoint(run / "best.pt")["best"]["iteration"] == 2
+    )  # rank 0 validated, all joined
 
 
 def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) -> None:

@@ -114,3 +114,14 @@ def test_unknown_model_and_no_images(tmp_path: Path) -> None:
     assert code != 0 and "neither a known model" in output and "rwsr-edl-x4" in output
     code, output = _invoke(str(tmp_path), "-o", str(tmp_path / "o"), "--model", "rwsr-edl-x4")
     assert code == 1 and "no images found" in output
+
+
+def test_rerun_into_the_input_folder_skips_earlier_outputs(
+    tiny_model_file: Path, tmp_path: Path
+) -> None:
+    _photo(tmp_path / "a.png")
+    for _ in range(2):
+        code, output = _invoke(str(tmp_path), "-o", str(tmp_path), "--model", str(tiny_model_file))
+        assert code == 0, output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["a.png", "a_x4.png"]
+    assert "a_x4.png: skipped, it is the output of another input" in output

@@ -80,6 +80,9 @@ def test_outscale_resizes_model_output(tiny_model: RRDBNet) -> None:
     image = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     assert upscaler.upscale(image, outscale=2).shape == (40, 60, 3)
     assert upscaler.upscale(image, outscale=5.5).shape == (110, 165, 3)
+    noise = np.random.default_rng(5).random((20, 20, 4), dtype=np.float32)
+    enlarged = upscaler.upscale(noise, outscale=7)  # Lanczos/cubic overshoot is clipped
+    assert enlarged.shape == (140, 140, 4) and 0 <= enlarged.min() and enlarged.max() <= 1
     with pytest.raises(InputError, match="outscale"):
         upscaler.upscale(image, outscale=0)
 

@@ -130,7 +130,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file does not exist")
     suffix = path.suffix.lower()
-    if suffix == ".param":
+    if suffix == ".param" or (suffix == ".bin" and path.with_suffix(".param").exists()):
         raise CheckpointError(f"{path}: an ncnn model; convert it first with `rwsr convert ncnn`")
     if suffix == ".safetensors":
         try:
@@ -153,7 +153,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
             raise CheckpointError(f"{path}: cannot load checkpoint: {message}") from None
         return _unwrap_state(loaded, path), {}
     raise CheckpointError(
-        f"{path}: unsupported checkpoint type '{suffix}'; expected .safetensors, .pth, .pt or .ckpt"
+        f"{path}: unsupported checkpoint type '{suffix}'; expected .safetensors, .pth, .pt, .ckpt or .bin"
     )
 
 
@@ -390,6 +390,11 @@ def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> Loa
     if metadata.get("format") == FORMAT_NAME:
         config = parse_model_config(metadata["config"])
         layout = f"rwsr safetensors v{metadata.get('format_version', '?')}"
+        stored_scale = getattr(getattr(config, "rrdb", config), "scale", None)
+        if scale is not None and scale != stored_scale:
+            raise CheckpointError(
+                f"{path}: the model is x{stored_scale}, but x{scale} was requested"
+            )
     else:
         layout, state = convert_to_native(state, path)
         config = infer_config(state, scale=scale, path=path)

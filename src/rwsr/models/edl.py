@@ -42,7 +42,7 @@ class EDLHeadConfig(BaseModel):
     mask: Literal["learned", "fixed"] = "learned"
 
     @model_validator(mode="after")
-    def _ablations_need_paper_head(self) -> "EDLHeadConfig":
+    def _ablations_need_paper_head(self) -> EDLHeadConfig:
         if self.variant == "official" and (self.branches != 2 or self.mask != "learned"):
             raise ValueError("branches/mask ablations exist for the paper head only")
         if self.branches == 1 and self.mask != "learned":

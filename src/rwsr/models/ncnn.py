@@ -113,6 +113,8 @@ def load_bin(graph: NcnnGraph, path: str | os.PathLike[str]) -> None:
         kernel_w = layer.int_param(1, 0)
         kernel_h = layer.int_param(11, kernel_w)
         weight_size = layer.int_param(6, 0)
+        if min(out_channels, kernel_w, kernel_h) <= 0:
+            raise CheckpointError(f"{path}: layer {layer.name} has no outputs or no kernel size")
         in_channels, remainder = divmod(weight_size, out_channels * kernel_w * kernel_h)
         if remainder or in_channels == 0:
             raise CheckpointError(

@@ -120,6 +120,8 @@ class TrainConfig(_Section):
             problems.append(
                 "a single-branch head has nothing to exclude: use loss.routing weighted-sum"
             )
+        if self.validation.best_metric == "lpips" and not self.validation.lpips:
+            problems.append("validation.best_metric lpips needs validation.lpips true")
         if self.model.freeze_trunk and not self.model.generator.startswith("rwsr-edl"):
             problems.append(
                 "model.freeze_trunk needs an rwsr-edl generator (the head is what trains)"

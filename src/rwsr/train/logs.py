@@ -14,15 +14,22 @@ class RunLog:
     """Appends one JSON object per record to run_dir/log.jsonl (and mirrors scalars to
     TensorBoard if the `tensorboard` package is importable)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, start_iteration: int = 0) -> None:
+        """Records after `start_iteration` (written by a run that was stopped after its last
+        checkpoint) are dropped, so a resumed run's curves have no duplicates."""
         self.path = run_dir / "log.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept = [r for r in read_log(self.path) if r["iteration"] <= start_iteration]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        write_bytes_atomic(self.path, text.encode("utf-8"), overwrite=True)
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             self._tensorboard = None
         else:
-            self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+            self._tensorboard = SummaryWriter(
+                str(run_dir / "tensorboard"), purge_step=start_iteration + 1
+            )
 
     def write(self, kind: str, iteration: int, values: dict[str, Any]) -> None:
         record = {"kind": kind, "iteration": iteration, **values}

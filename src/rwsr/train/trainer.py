@@ -235,7 +235,13 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if ddp.world > 1:
         ids = [device.index] if device.type == "cuda" else None
-        generator = DistributedDataParallel(generator, device_ids=ids)
+        # A branch that no loss reaches (e.g. pixel loss only, routed) gets no gradient.
+        branch_x_used = config.loss.adv > 0 or config.loss.per > 0
+        branch_y_used = config.loss.pix > 0 or config.loss.per > 0
+        unused = config.loss.routing != "weighted-sum" and not (branch_x_used and branch_y_used)
+        generator = DistributedDataParallel(
+            generator, device_ids=ids, find_unused_parameters=unused
+        )
         if discriminator is not None:
             discriminator = DistributedDataParallel(discriminator, device_ids=ids)
 
@@ -263,14 +269,14 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         )
         start, best = state["iteration"], state.get("best")
         say(f"resumed from {resume_path} at iteration {start}")
-    elif ddp.main and run_dir.exists() and latest_checkpoint(run_dir) is not None:
+    elif latest_checkpoint(run_dir) is not None:
         raise ConfigError(
             f"{run_dir} already holds checkpoints; pass --resume to continue it or pick another name"
         )
     if ddp.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config.model_dump_json(indent=2))
-    log = RunLog(run_dir) if ddp.main else None
+    log = RunLog(run_dir, start_iteration=start) if ddp.main else None
 
     def training_state(iteration: int) -> dict[str, Any]:
         all_rng = [rng_state()]
@@ -341,38 +347,44 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             discriminator.requires_grad_(True)
             with autocast():
                 d_loss = discriminator_loss(discriminator, sr, hr_image)
-        finite = bool(torch.isfinite(losses["total"])) and (
-            d_loss is None or bool(torch.isfinite(d_loss))
+        finite = torch.tensor(
+            float(torch.isfinite(losses["total"]) and (d_loss is None or torch.isfinite(d_loss))),
+            device=device,
         )
+        if ddp.world > 1:  # every rank skips together, or the gradient all-reduce would hang
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
         if not finite:
             bad_steps += 1
             say(
-                f"warning: non-finite loss at iteration {iteration}; step skipped ({bad_steps}/{config.max_bad_steps})"
+                f"warning: non-finite loss at iteration {iteration}; step skipped"
+                f" ({bad_steps}/{config.max_bad_steps})"
             )
             if bad_steps >= config.max_bad_steps:
                 raise TrainingError(
-                    f"{bad_steps} consecutive non-finite steps up to iteration {iteration}; stopped. The last good"
-                    f" checkpoint is {latest_checkpoint(run_dir)}; try a lower learning rate or --precision fp32"
+                    f"{bad_steps} consecutive non-finite steps up to iteration {iteration}; stopped."
+                    f" The last good checkpoint is {latest_checkpoint(run_dir)}; try a lower"
+                    " learning rate or --precision fp32"
                 )
-            continue
-        bad_steps = 0
-        opt_g.zero_grad(set_to_none=True)
-        scaler.scale(losses["total"]).backward()
-        scaler.step(opt_g)
-        if discriminator is not None:
-            opt_d.zero_grad(set_to_none=True)
-            scaler.scale(d_loss).backward()
-            scaler.step(opt_d)
-            sched_d.step()
-        scaler.update()
+        else:
+            bad_steps = 0
+            opt_g.zero_grad(set_to_none=True)
+            scaler.scale(losses["total"]).backward()
+            scaler.step(opt_g)
+            if discriminator is not None:
+                opt_d.zero_grad(set_to_none=True)
+                scaler.scale(d_loss).backward()
+                scaler.step(opt_d)
+            scaler.update()
+            if ema is not None:
+                ema.update_parameters(unwrap(generator))
+            for name, value in losses.items():
+                window.setdefault(name, []).append(float(value.detach()))
+            if d_loss is not None:
+                window.setdefault("d", []).append(float(d_loss.detach()))
+        # Schedules follow the iteration count, skipped steps included, as resume does.
         sched_g.step()
-        if ema is not None:
-            ema.update_parameters(unwrap(generator))
-
-        for name, value in losses.items():
-            window.setdefault(name, []).append(float(value.detach()))
-        if d_loss is not None:
-            window.setdefault("d", []).append(float(d_loss.detach()))
+        if sched_d is not None:
+            sched_d.step()
         bar.update(1)
         if iteration % config.log_every == 0 or iteration == config.optim.iterations:
             elapsed = time.perf_counter() - window_start
@@ -392,6 +404,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             window, data_wait, window_start = {}, 0.0, time.perf_counter()
 
         if config.validation.root is not None and iteration % config.validation.every == 0:
+            better = [False]
             if ddp.main:
                 from rwsr.train.validation import validate
 
@@ -402,14 +415,18 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
                     + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
                 )
                 key = config.validation.best_metric
-                better = best is None or (
-                    scores[key] > best[key] if key == "psnr" else scores[key] < best[key]
-                )
-                if better:
+                better = [
+                    best is None
+                    or (scores[key] > best[key] if key == "psnr" else scores[key] < best[key])
+                ]
+                if better[0]:
                     best = {**scores, "iteration": iteration}
-                    save_checkpoint(training_state(iteration), run_dir / "best.pt")
-            if ddp.world > 1:
-                dist.barrier()
+            if ddp.world > 1:  # every rank must join the RNG gather in training_state
+                dist.broadcast_object_list(better, src=0)
+            if better[0]:
+                state = training_state(iteration)
+                if ddp.main:
+                    save_checkpoint(state, run_dir / "best.pt")
 
         if iteration % config.checkpoint_every == 0 or iteration == config.optim.iterations:
             state = training_state(iteration)  # every rank joins the RNG gather
@@ -418,7 +435,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
                     state, checkpoint_path(run_dir, iteration), keep=config.keep_checkpoints
                 )
                 save_model(
-                    evaluation_model(),
+                    ema.module if ema is not None else unwrap(generator),
                     run_dir / "generator.safetensors",
                     overwrite=True,
                     metadata={"source": f"rwsr train {config.name}, iteration {iteration}"},

@@ -24,7 +24,8 @@ def validate(
     assert config.root is not None
     pairs = load_pairs(config.root, layout=config.layout, split=config.split, scale=config.scale)
     pairs = pairs[: config.max_images] if config.max_images else pairs
-    upscaler = Upscaler(generator, device=str(device), tile=config.tile)
+    # fp32: the scores (and the choice of best.pt) describe the trained weights, not bf16.
+    upscaler = Upscaler(generator, device=str(device), precision="fp32", tile=config.tile)
     lpips_metric = None
     if config.lpips:
         from rwsr.metrics.lpips import LPIPS

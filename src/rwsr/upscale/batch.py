@@ -54,7 +54,8 @@ def default_suffix(factor: float) -> str:
 def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list[str]]:
     """Jobs for the given files and the images found recursively in the given folders,
     keeping each folder's sub-structure under the output directory. Returns the jobs and
-    warnings for what was skipped. The output directory itself is never read as input."""
+    warnings for what was skipped. An output folder inside an input folder is not walked, and
+    a file that is another input's output (a rerun with -o on the input folder) is skipped."""
     if naming.extension not in OUTPUT_EXTENSIONS:
         raise InputError(
             f"--ext must be one of {', '.join(OUTPUT_EXTENSIONS)}, not '{naming.extension}'"
@@ -80,6 +81,10 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
                         )
         else:
             notes.append(f"{given}: skipped, no such file or folder")
+    planned = {job.output.resolve() for job in jobs}
+    earlier = [job for job in jobs if job.source.resolve() in planned]
+    notes += [f"{job.source}: skipped, it is the output of another input" for job in earlier]
+    jobs = [job for job in jobs if job.source.resolve() not in planned]
     outputs: dict[Path, Path] = {}
     for job in jobs:
         if job.output in outputs:
@@ -109,7 +114,7 @@ def upscale_file(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pixels = upscaler.upscale(image.pixels, outscale=outscale, on_tile=on_tile)
-        notes = [str(w.message) for w in caught]
+        notes = list(dict.fromkeys(str(w.message) for w in caught))  # once each, not per tile
         notes += write_image_file(
             job.output,
             pixels,
