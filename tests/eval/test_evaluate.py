@@ -171,6 +171,12 @@ def test_dataset_with_a_model_and_the_bicubic_baseline(x4_set: Path, tmp_path: P
     assert len(list((out / "figures").glob("crops_*.png"))) == 3
 
 
+def test_dataset_split_defaults_to_test(city100: Path, tmp_path: Path) -> None:
+    # The City100 copy in ../shared holds the training split only (021-100).
+    code, output = run("--dataset", "camerasr", "--root", str(city100), "-o", str(tmp_path))
+    assert code == 1 and "no image pairs found (--dataset camerasr, split test)" in output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

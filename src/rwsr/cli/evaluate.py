@@ -106,7 +106,7 @@ def evaluate(
         if lr is not None:
             raise ConfigError("--lr is taken from --dataset; give one or the other")
         samples, scale = samples_from_dataset(dataset, root, split=split, scale=scale)
-        source = f"{dataset} ({split or 'default split'}) at {root}"
+        source = f"{dataset} ({split or 'test split'}) at {root}"
     else:
         assert hr is not None
         samples, problems, notes = samples_from_folders(hr, lr)

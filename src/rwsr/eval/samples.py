@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rwsr.data.folders import list_images
-from rwsr.errors import ConfigError
+from rwsr.errors import ConfigError, InputError
 
 SEPARATORS = "_-.x"
 # `rwsr evaluate --dataset` names -> rwsr.data.datasets layouts (CameraSR = City100 iPhone X).
@@ -26,6 +26,8 @@ DATASET_LAYOUTS = {
     "aim2019": "aim2019",
     "paired": "paired",
 }
+# Evaluation uses the test split unless told otherwise (the readers default to training).
+TEST_SPLITS = {"realsr": "test", "city100": "test", "ntire2020": "valid", "aim2019": "valid"}
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,19 @@ def samples_from_folders(
 def samples_from_dataset(
     dataset: str, root: str | os.PathLike[str], *, split: str | None, scale: int | None
 ) -> tuple[list[Sample], int]:
-    """Samples and scale of a known data set layout (rwsr.data.datasets readers)."""
+    """Samples and scale of a known data set layout (rwsr.data.datasets readers); the split
+    defaults to the test split (RealSR and City100 test, NTIRE/AIM validation)."""
     from rwsr.data.datasets import load_pairs
 
     if dataset not in DATASET_LAYOUTS:
         raise ConfigError(
             f"--dataset must be one of {', '.join(DATASET_LAYOUTS)}, but got {dataset!r}"
         )
-    pairs = load_pairs(root, layout=DATASET_LAYOUTS[dataset], split=split, scale=scale)
+    layout = DATASET_LAYOUTS[dataset]
+    split = split or TEST_SPLITS.get(layout)
+    try:
+        pairs = load_pairs(root, layout=layout, split=split, scale=scale)
+    except InputError as error:
+        raise InputError(f"{error} (--dataset {dataset}, split {split or 'all'})") from None
     samples = [Sample(name=pair.name, hr=pair.hr, lr=pair.lr) for pair in pairs]
     return samples, pairs[0].scale

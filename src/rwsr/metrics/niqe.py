@@ -203,7 +203,8 @@ def niqe(
 ) -> float | np.ndarray:
     """NIQE of an HxWx3 RGB image (float) or an NxHxWx3 batch (array of N); lower is better.
 
-    The image needs at least 2x1 blocks of 96x96 pixels after the border crop.
+    The image needs at least two 96x96 blocks after the border crop (InputError otherwise);
+    the result is NaN when fewer than two blocks have finite features (a flat image).
     """
     values = luma(image, convert_to=convert_to, border=crop_border)
     batched = values.ndim == 3
