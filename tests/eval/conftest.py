@@ -32,7 +32,7 @@ def _city100(name: str) -> np.ndarray:
 @pytest.fixture(scope="session")
 def x1_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """hr/NNN.png, lr/NNN.png (real LR of the same size), smooth/NNN_x1.png (LR blurred,
-    one image missing), bad/ (one image of the wrong size)."""
+    one image missing), bad/ (one image of the wrong size), sixteen/ (LR as 16-bit PNG)."""
     root = tmp_path_factory.mktemp("x1")
     for name in NAMES:
         hr, lr = _city100(f"{name}H"), _city100(f"{name}L")
@@ -42,6 +42,7 @@ def x1_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
             write_image(root / "smooth" / f"{name}_x1.png", cv2.GaussianBlur(lr, (0, 0), 1.2))
         image = lr[:-8] if name == NAMES[0] else lr
         write_image(root / "bad" / f"{name}.png", image)
+        write_image(root / "sixteen" / f"{name}.png", lr.astype(np.uint16) * 257)
     return root
 
 

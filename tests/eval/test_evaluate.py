@@ -143,6 +143,28 @@ def test_size_mismatch_is_listed_and_the_rest_evaluated(x1_set: Path, tmp_path: 
     assert problem["image"] == "021" and "SR is 292x188 but HR is 292x196" in problem["reason"]
 
 
+def test_bit_depth_and_identical_images(x1_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = run(
+        "--hr", str(x1_set / "hr"), "--lr", str(x1_set / "lr"), "--scale", "1",
+        "--sr", f"16-bit={x1_set / 'sixteen'}", "--sr", f"HR copy={x1_set / 'hr'}",
+        "--metrics", "psnr,ssim", "--figure-images", "0", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    means = {
+        r["method"]: r["means"] for r in json.loads((out / "summary.json").read_text())["rows"]
+    }
+    # A 16-bit copy of the LR images scores exactly as the 8-bit LR images themselves.
+    for key, value in means["LR (input)"].items():
+        assert means["16-bit"][key] == pytest.approx(value, abs=1e-9)
+    # Identical images: infinite PSNR, written as "inf" (JSON has no infinity), SSIM 1.
+    assert means["HR copy"]["psnr_y"] == "inf" and means["HR copy"]["ssim_rgb"] == 1.0
+    assert (
+        "| HR copy | 3 | **inf** | **inf** | **1.0000** | **1.0000** |"
+        in (out / "summary.md").read_text()
+    )
+
+
 def test_dataset_with_a_model_and_the_bicubic_baseline(x4_set: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     model = x4_set / "tiny.safetensors"
