@@ -1,8 +1,7 @@
 """Figures of an evaluation as PNG bytes (matplotlib's object API, no global pyplot state).
 
 - Crops (like the paper's Figs. 5-10): the same region of one test image for HR and every
-  method side by side, with each method's scores on the whole image. The region is the
-  square of most detail in HR (largest mean gradient), where methods differ most visibly.
+  method side by side, with each method's scores on the whole image (regions.detail_box).
 - Gains (like Fig. 1): PSNR gain against LPIPS gain over the baseline, per image (small
   points) and on average (large markers); up and right is better.
 """
@@ -11,45 +10,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-MIN_BOX, MAX_BOX = 32, 192
-
-
-@dataclass(frozen=True)
-class Box:
-    """A square region: top-left corner (x, y) and side, in HR pixels."""
-
-    x: int
-    y: int
-    size: int
-
-    def cut(self, image: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(image[self.y : self.y + self.size, self.x : self.x + self.size])
-
-
-def detail_box(hr: np.ndarray) -> Box:
-    """The square (a third of the shorter side, 32-192 px) with the largest mean gradient."""
-    height, width = hr.shape[:2]
-    size = int(np.clip(min(height, width) // 3, min(MIN_BOX, height, width), MAX_BOX))
-    gray = cv2.cvtColor(hr[:, :, :3], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    energy = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
-    # Sum over every size x size window via the integral image; index = top-left corner.
-    integral = cv2.integral(energy, sdepth=cv2.CV_64F)
-    sums = (
-        integral[size:, size:]
-        - integral[:-size, size:]
-        - integral[size:, :-size]
-        + integral[:-size, :-size]
-    )
-    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return Box(x=int(x), y=int(y), size=size)
+from rwsr.eval.regions import Box
 
 
 def _png(figure: Figure) -> bytes:

@@ -13,8 +13,8 @@ import numpy as np
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from rwsr.errors import RwsrError
-from rwsr.eval.figures import Box, detail_box
 from rwsr.eval.methods import Method
+from rwsr.eval.regions import Box, detail_box
 from rwsr.eval.samples import Problem, Sample
 from rwsr.eval.scorer import MetricSettings, Scorer
 from rwsr.imageio import read_image
