@@ -128,12 +128,11 @@ def aggd_fit(
     nearest to rhatnorm is found by binary search (the same point as argmin of the squared
     difference, first one on a tie).
     """
-    negative, positive = samples < 0, samples > 0
-    squares = samples * samples
-    left = torch.sqrt((squares * negative).sum(1) / negative.sum(1))
-    right = torch.sqrt((squares * positive).sum(1) / positive.sum(1))
+    # Squares of the negative (positive) samples only; zeros count on neither side.
+    left = torch.sqrt(samples.clamp(max=0).square().sum(1) / (samples < 0).sum(1))
+    right = torch.sqrt(samples.clamp(min=0).square().sum(1) / (samples > 0).sum(1))
     ratio = left / right
-    rhat = samples.abs().mean(1) ** 2 / squares.mean(1)
+    rhat = samples.abs().mean(1) ** 2 / samples.square().mean(1)
     rhatnorm = rhat * (ratio**3 + 1) * (ratio + 1) / (ratio**2 + 1) ** 2
     table = torch.from_numpy(RATIO).to(samples)
     upper = torch.searchsorted(table, rhatnorm.nan_to_num(0.0)).clamp(1, len(RATIO) - 1)
