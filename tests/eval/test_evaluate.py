@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from typer.testing import CliRunner
@@ -191,6 +192,22 @@ def test_dataset_with_a_model_and_the_bicubic_baseline(x4_set: Path, tmp_path: P
     assert re.search(rf"\*\*{means[winner]:.3f}\*\*", line)
     assert not (out / "figures" / "gains.png").exists()  # no LPIPS, so no gains figure
     assert len(list((out / "figures").glob("crops_*.png"))) == 3
+
+
+def test_offline_lpips_is_a_clear_error_before_any_output(
+    x1_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    out = tmp_path / "out"
+    code, output = run("--hr", str(x1_set / "hr"), "--lr", str(x1_set / "lr"), "-o", str(out))
+    assert code == 1 and "--lpips-backbone PATH" in output and "ImageNet AlexNet" in output
+    assert "--metrics psnr,ssim,niqe" in output
+    assert not out.exists()
 
 
 def test_dataset_split_defaults_to_test(city100: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rwsr.errors import ConfigError, InputError
 from rwsr.metrics.color import Channels
+from rwsr.metrics.lpips import NET_NAMES
 
 Metric = Literal["psnr", "ssim", "lpips", "niqe"]
 METRICS: tuple[Metric, ...] = ("psnr", "ssim", "lpips", "niqe")
@@ -98,7 +99,7 @@ class MetricSettings(BaseModel):
                 else "ImageNet backbone"
             )
             lines.append(
-                f"LPIPS: {'AlexNet' if self.lpips_net == 'alex' else 'VGG16'} v0.1 ({backbone}), RGB inputs scaled to [-1, 1]."
+                f"LPIPS: {NET_NAMES[self.lpips_net]} v0.1 ({backbone}), RGB inputs scaled to [-1, 1]."
             )
         if "niqe" in self.metrics:
             luma = "Y (BT.601, 16-235)" if self.niqe_luma == "y" else "MATLAB rgb2gray"

@@ -26,6 +26,7 @@ from rwsr.metrics import color
 
 Net = Literal["alex", "vgg"]
 BACKBONE_WEIGHTS = {"alex": AlexNet_Weights.IMAGENET1K_V1, "vgg": VGG16_Weights.IMAGENET1K_V1}
+NET_NAMES = {"alex": "AlexNet", "vgg": "VGG16"}
 RANDOM = "random"
 
 
@@ -50,7 +51,7 @@ def load_backbone_state(net: Net, path: str | os.PathLike[str] | None) -> dict:
         return weights.get_state_dict(progress=False, check_hash=True)
     except OSError as error:  # URLError, socket and file errors are all OSError
         raise WeightsUnavailableError(
-            f"LPIPS ({net}) needs torchvision's ImageNet {net} weights, which could not be"
+            f"LPIPS ({net}) needs torchvision's ImageNet {NET_NAMES[net]} weights, which could not be"
             f" downloaded from {weights.url} ({error}). Offline, download that file elsewhere and"
             f" pass it with --lpips-backbone PATH, or copy it to {backbone_cache_path(net)}"
             " (the torch hub cache; TORCH_HOME moves it), or evaluate without LPIPS"
