@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,24 @@ def test_dataset_with_a_model_and_the_bicubic_baseline(x4_set: Path, tmp_path: P
     assert re.search(rf"\*\*{means[winner]:.3f}\*\*", line)
     assert not (out / "figures" / "gains.png").exists()  # no LPIPS, so no gains figure
     assert len(list((out / "figures").glob("crops_*.png"))) == 3
+
+
+def test_a_missing_lr_image_of_a_paired_set_is_listed(x4_set: Path, tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    shutil.copytree(x4_set / "HR", root / "HR")
+    shutil.copytree(x4_set / "LR", root / "LR")
+    (root / "LR" / "033.png").unlink()
+    out = tmp_path / "out"
+    code, output = run(
+        "--dataset", "paired", "--root", str(root), "--metrics", "psnr",
+        "--figure-images", "0", "-o", str(out),
+    )  # fmt: skip
+    assert code == 1 and "not evaluated" in output
+    rows = read_csv(out / "scores.csv")
+    assert sorted(r["image"] for r in rows if r["status"] == "ok") == ["021", "064"]
+    reasons = [r["reason"] for r in rows if r["status"] == "not evaluated"]
+    assert any("no LR image" in reason for reason in reasons) and len(reasons) == 2
+    assert all(r["image"] == "033" for r in rows if r["status"] == "not evaluated")
 
 
 def test_offline_lpips_is_a_clear_error_before_any_output(

@@ -105,7 +105,9 @@ def evaluate(
             raise ConfigError("--dataset needs --root, the folder that holds the data set")
         if lr is not None:
             raise ConfigError("--lr is taken from --dataset; give one or the other")
-        samples, scale = samples_from_dataset(dataset, root, split=split, scale=scale)
+        samples, scale, problems, notes = samples_from_dataset(
+            dataset, root, split=split, scale=scale
+        )
         source = f"{dataset} ({split or 'test split'}) at {root}"
     else:
         assert hr is not None

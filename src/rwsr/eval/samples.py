@@ -110,9 +110,14 @@ def samples_from_folders(
 
 def samples_from_dataset(
     dataset: str, root: str | os.PathLike[str], *, split: str | None, scale: int | None
-) -> tuple[list[Sample], int]:
-    """Samples and scale of a known data set layout (rwsr.data.datasets readers); the split
-    defaults to the test split (RealSR and City100 test, NTIRE/AIM validation)."""
+) -> tuple[list[Sample], int, list[Problem], list[str]]:
+    """Samples, scale, problems and notes of a known data set layout; the split defaults to
+    the test split (RealSR and City100 test, NTIRE/AIM validation).
+
+    `paired` (HR/ + LR/) is read here, so that a missing LR image is one listed problem. The
+    other layouts come from the rwsr.data.datasets readers, which stop at the first pair
+    with a missing partner or wrong size (their rule for training data).
+    """
     from rwsr.data.datasets import load_pairs
 
     if dataset not in DATASET_LAYOUTS:
@@ -120,10 +125,15 @@ def samples_from_dataset(
             f"--dataset must be one of {', '.join(DATASET_LAYOUTS)}, but got {dataset!r}"
         )
     layout = DATASET_LAYOUTS[dataset]
+    if layout == "paired":
+        if split not in (None, "all"):
+            raise ConfigError(f"paired has no split {split!r}; valid: all")
+        samples, problems, notes = samples_from_folders(Path(root) / "HR", Path(root) / "LR")
+        return samples, scale or 4, problems, notes
     split = split or TEST_SPLITS.get(layout)
     try:
         pairs = load_pairs(root, layout=layout, split=split, scale=scale)
     except InputError as error:
         raise InputError(f"{error} (--dataset {dataset}, split {split or 'all'})") from None
     samples = [Sample(name=pair.name, hr=pair.hr, lr=pair.lr) for pair in pairs]
-    return samples, pairs[0].scale
+    return samples, pairs[0].scale, [], []
