@@ -2,6 +2,10 @@
 figures and an HTML page) and `rwsr bench` (the paper's Table VI: parameters and frame rate).
 
 Modules: samples (which test images, which files of each method), methods (where SR images
-come from: folders, models, baselines), scorer (the metrics of one image), runner (the loop),
-summary / tables / figures / page (the reports), bench (speed).
+come from: folders, models, baselines), scorer (the metrics of one image under one stated
+convention), runner (the loop), regions (what the crop figures show), summary / tables /
+figures / page / report (the outputs), bench (speed).
+
+Python use: `runner.evaluate(samples, methods, MetricSettings(...))`, then
+`report.write_report(result, folder, title=...)`.
 """
