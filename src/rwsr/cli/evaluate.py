@@ -108,7 +108,7 @@ def evaluate(
         samples, scale, problems, notes = samples_from_dataset(
             dataset, root, split=split, scale=scale
         )
-        source = f"{dataset} ({split or 'test split'}) at {root}"
+        source = f"{dataset}{f' {split}' if split else ''} at {root}"
     else:
         assert hr is not None
         samples, problems, notes = samples_from_folders(hr, lr)
