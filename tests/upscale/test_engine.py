@@ -195,3 +195,13 @@ def test_one_instance_serves_many_threads(tiny_model: RRDBNet) -> None:
         thread.join()
     for index, reference in enumerate(expected):
         np.testing.assert_array_equal(results[index], reference)
+
+
+def test_compiled_model_gives_the_same_image(tiny_model: RRDBNet) -> None:
+    image = np.random.default_rng(6).integers(0, 256, (24, 20, 3), dtype=np.uint8)
+    eager = Upscaler(tiny_model, precision="fp32").upscale(image)
+    torch.manual_seed(0)
+    twin = RRDBNet(tiny_model.config)
+    twin.load_state_dict(tiny_model.state_dict())
+    compiled = Upscaler(twin, precision="fp32", compile_model=True).upscale(image)
+    assert np.abs(compiled.astype(int) - eager).max() <= 1

@@ -50,6 +50,12 @@ def upscale(
     max_pixels: Annotated[
         float, typer.Option(help="Refuse inputs larger than this many megapixels.")
     ] = 100.0,
+    compile_model: Annotated[
+        bool,
+        typer.Option(
+            "--compile", help="torch.compile the model: ~50 s once, then ~1.3x faster (batches)."
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -66,6 +72,7 @@ def upscale(
         tile=tile,
         tile_overlap=tile_overlap,
         max_pixels=int(max_pixels * 1e6),
+        compile_model=compile_model,
     )
     factor = outscale if outscale is not None else upscaler.scale
     naming = OutputNaming(

@@ -57,7 +57,8 @@ class Upscaler:
 
     tile: input tile size in pixels, None = chosen from free memory; tile_overlap: input
     pixels shared by neighbouring tiles, None = 32 but at most a quarter of the tile; precision: auto/fp32/bf16/fp16; device: auto/cpu/
-    cuda[:N]/mps; max_pixels: larger inputs are refused before any work.
+    cuda[:N]/mps; max_pixels: larger inputs are refused before any work; compile_model: use
+    torch.compile (slow first call, faster afterwards: for batches).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class Upscaler:
         tile: int | None = None,
         tile_overlap: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        compile_model: bool = False,
     ) -> None:
         self.scale = generator_scale(model.config)
         self.device = resolve_device(device)
@@ -101,6 +103,11 @@ class Upscaler:
             # fp16: 11% faster than an fp32 residual stream for 0.4 dB less agreement with fp32
             # (56.8 vs 57.2 dB on a real photo). The fp32 model stays for tiles that overflow.
             self._fast = copy.deepcopy(self._exact).to(self.dtype)
+        # torch.compile fuses the memory-bound pointwise work (the head's ReLUs at 4x
+        # resolution, residual adds): about 1.3x faster on the CPU in bf16, after a compile
+        # of about 50 s on 2 cores. Tiles of one image share one shape, so a batch of
+        # same-size photos compiles once. The fp32 fallback for overflowing tiles stays eager.
+        self._run = torch.compile(self._fast, dynamic=False) if compile_model else self._fast
 
     # ------------------------------------------------------------------ public API
 
@@ -239,10 +246,10 @@ class Upscaler:
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self._memory_format)
         with torch.inference_mode():
             if self.dtype == torch.float32:
-                y = self._exact(x)
+                y = self._run(x)
             else:
                 with torch.autocast(self.device.type, dtype=self.dtype):
-                    y = self._fast(x.to(self.dtype)).float()
+                    y = self._run(x.to(self.dtype)).float()
                 if not torch.isfinite(y).all():
                     warnings.warn(
                         "non-finite values in a low-precision tile; recomputed in fp32",
