@@ -66,7 +66,11 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--full-iterations", type=int, default=3)
     args = parser.parse_args()
-    measure("tiny preset (batch 2, HR 32, fp32)", [], args.iterations)
+    measure(
+        "tiny preset (batch 2, HR 32, fp32, decoded up front)",
+        ["data.preload=always"],
+        args.iterations,
+    )
     with tempfile.TemporaryDirectory() as pairs:
         measure(
             "paper model (rwsr-edl-x4, batch 16, HR 128 / LR 32, bf16, 2 workers)",
