@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from torchvision.models import vgg19
+from torchvision.models import VGG19_Weights, vgg19
 
 from rwsr.errors import CheckpointError, WeightsUnavailableError
-from rwsr.models.vgg import VGGFeatureExtractor, vgg19_cache_path
+from rwsr.models.pretrained import cache_path
+from rwsr.models.vgg import VGGFeatureExtractor
 
 
 def test_offline_error_says_how_to_supply_weights(
@@ -64,7 +65,7 @@ def test_cached_weights_are_found(
 ) -> None:
     """A file placed in the torch hub cache is used without any download."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    cache = vgg19_cache_path()
+    cache = cache_path(VGG19_Weights.IMAGENET1K_V1)
     cache.parent.mkdir(parents=True)
     cache.symlink_to(reference_file)
     monkeypatch.setattr(

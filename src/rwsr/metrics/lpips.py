@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 from torchvision.models import AlexNet_Weights, VGG16_Weights  # type: ignore[import-untyped]
 
-from rwsr.errors import CheckpointError, ConfigError, InputError, WeightsUnavailableError
+from rwsr.errors import CheckpointError, ConfigError, InputError
 from rwsr.metrics import color
+from rwsr.models.pretrained import cache_path, load_weights
 
 Net = Literal["alex", "vgg"]
 BACKBONE_WEIGHTS = {"alex": AlexNet_Weights.IMAGENET1K_V1, "vgg": VGG16_Weights.IMAGENET1K_V1}
@@ -30,33 +30,15 @@ NET_NAMES = {"alex": "AlexNet", "vgg": "VGG16"}
 RANDOM = "random"
 
 
-def backbone_cache_path(net: Net) -> Path:
-    """Where torchvision keeps (and first looks for) the ImageNet weights of `net`."""
-    filename = os.path.basename(BACKBONE_WEIGHTS[net].url)
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
 def load_backbone_state(net: Net, path: str | os.PathLike[str] | None) -> dict:
     """torchvision state dict of the backbone: from `path`, the hub cache, or a download."""
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise WeightsUnavailableError(f"{path}: LPIPS backbone weights file does not exist")
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-            raise CheckpointError(f"{path}: cannot read LPIPS backbone weights ({error})") from None
-    weights = BACKBONE_WEIGHTS[net]
-    try:
-        return weights.get_state_dict(progress=False, check_hash=True)
-    except OSError as error:  # URLError, socket and file errors are all OSError
-        raise WeightsUnavailableError(
-            f"LPIPS ({net}) needs torchvision's ImageNet {NET_NAMES[net]} weights, which could not be"
-            f" downloaded from {weights.url} ({error}). Offline, download that file elsewhere and"
-            f" pass it with --lpips-backbone PATH, or copy it to {backbone_cache_path(net)}"
-            " (the torch hub cache; TORCH_HOME moves it), or evaluate without LPIPS"
-            " (--metrics psnr,ssim,niqe)."
-        ) from None
+    return load_weights(
+        BACKBONE_WEIGHTS[net],
+        path,
+        what=f"LPIPS ({net}, torchvision {NET_NAMES[net]})",
+        option="--lpips-backbone PATH",
+        alternative=", or evaluate without LPIPS (--metrics psnr,ssim,niqe)",
+    )
 
 
 def _load_into(backbone: torch.nn.Module, state: dict, source: str) -> None:
@@ -112,7 +94,7 @@ class LPIPS:
                 pretrained=True, net=net, version="0.1", pnet_rand=True, verbose=False
             )
         if state is not None:
-            _load_into(model.net, state, str(backbone or backbone_cache_path(net)))
+            _load_into(model.net, state, str(backbone or cache_path(BACKBONE_WEIGHTS[net])))
         self.device = torch.device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from rwsr.errors import CheckpointError, WeightsUnavailableError
+from rwsr.errors import CheckpointError
+from rwsr.models.pretrained import cache_path, load_weights
 
 
 def _vgg19_layer_names() -> list[str]:
@@ -33,33 +33,6 @@ def _vgg19_layer_names() -> list[str]:
 VGG19_LAYER_NAMES: tuple[str, ...] = tuple(_vgg19_layer_names())
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def vgg19_cache_path() -> Path:
-    """Where torchvision keeps (and looks for) the downloaded ImageNet VGG19 weights."""
-    filename = os.path.basename(VGG19_Weights.IMAGENET1K_V1.url)
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
-def load_vgg19_imagenet_state(weights_path: str | os.PathLike[str] | None = None) -> dict:
-    """VGG19 ImageNet state dict from `weights_path`, the hub cache, or a download."""
-    if weights_path is not None:
-        path = Path(weights_path)
-        if not path.is_file():
-            raise WeightsUnavailableError(f"{path}: VGG19 weights file does not exist")
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-            raise CheckpointError(f"{path}: cannot read VGG19 weights ({error})") from None
-    try:
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
-    except OSError as error:  # URLError, socket and file errors are all OSError
-        raise WeightsUnavailableError(
-            "The perceptual loss needs torchvision's ImageNet VGG19 weights, which could not be "
-            f"downloaded from {VGG19_Weights.IMAGENET1K_V1.url} ({error}). Offline, download that "
-            "file elsewhere and pass it with --vgg-weights PATH, or copy it to "
-            f"{vgg19_cache_path()} (the torch hub cache; TORCH_HOME moves it)."
-        ) from None
 
 
 class VGGFeatureExtractor(nn.Module):
@@ -82,7 +55,12 @@ class VGGFeatureExtractor(nn.Module):
         # VGG19's conv stack only: the 102M-parameter classifier is never needed.
         features = make_layers(cfgs["E"])
         if not allow_random:
-            state = load_vgg19_imagenet_state(weights_path)
+            state = load_weights(
+                VGG19_Weights.IMAGENET1K_V1,
+                weights_path,
+                what="The perceptual loss (VGG19)",
+                option="--vgg-weights PATH",
+            )
             try:
                 features.load_state_dict(
                     {
@@ -93,7 +71,8 @@ class VGGFeatureExtractor(nn.Module):
                 )
             except (RuntimeError, TypeError, AttributeError) as error:
                 raise CheckpointError(
-                    f"{weights_path or vgg19_cache_path()}: not a torchvision VGG19 state dict ({error})"
+                    f"{weights_path or cache_path(VGG19_Weights.IMAGENET1K_V1)}: not a torchvision"
+                    f" VGG19 state dict ({error})"
                 ) from None
         self.layers = tuple(layers)
         last = max(VGG19_LAYER_NAMES.index(name) for name in layers)
