@@ -35,7 +35,8 @@ def load_backbone_state(net: Net, path: str | os.PathLike[str] | None) -> dict:
     return load_weights(
         BACKBONE_WEIGHTS[net],
         path,
-        what=f"LPIPS ({net}, torchvision {NET_NAMES[net]})",
+        what=f"LPIPS ({net})",
+        network=NET_NAMES[net],
         option="--lpips-backbone PATH",
         alternative=", or evaluate without LPIPS (--metrics psnr,ssim,niqe)",
     )

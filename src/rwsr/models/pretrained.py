@@ -23,27 +23,28 @@ def load_weights(
     path: str | os.PathLike[str] | None,
     *,
     what: str,
+    network: str,
     option: str,
     alternative: str = "",
 ) -> dict:
     """State dict of `weights` from `path`, the hub cache, or a download.
 
-    `what` names the user (e.g. "The perceptual loss (VGG19)"), `option` the command-line
+    `what` names the user (e.g. "The perceptual loss"), `network` the backbone ("VGG19"), `option` the command-line
     option that takes a local file, `alternative` an extra way out for the offline message.
     """
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise WeightsUnavailableError(f"{path}: {what} weights file does not exist")
+            raise WeightsUnavailableError(f"{path}: {network} weights file does not exist")
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-            raise CheckpointError(f"{path}: cannot read {what} weights ({error})") from None
+            raise CheckpointError(f"{path}: cannot read {network} weights ({error})") from None
     try:
         return weights.get_state_dict(progress=False, check_hash=True)
     except OSError as error:  # URLError, socket and file errors are all OSError
         raise WeightsUnavailableError(
-            f"{what} needs torchvision's ImageNet weights, which could not be downloaded from"
+            f"{what} needs torchvision's ImageNet {network} weights, which could not be downloaded from"
             f" {weights.url} ({error}). Offline, download that file elsewhere and pass it with"
             f" {option}, or copy it to {cache_path(weights)} (the torch hub cache; TORCH_HOME"
             f" moves it){alternative}."

@@ -58,7 +58,8 @@ class VGGFeatureExtractor(nn.Module):
             state = load_weights(
                 VGG19_Weights.IMAGENET1K_V1,
                 weights_path,
-                what="The perceptual loss (VGG19)",
+                what="The perceptual loss",
+                network="VGG19",
                 option="--vgg-weights PATH",
             )
             try:
