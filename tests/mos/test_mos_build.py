@@ -41,14 +41,14 @@ def test_patches_are_exact_crops_at_stored_positions(make_study: Callable[..., P
     assert len(patches) == 7
     per_image = sorted(n for (n,) in rows(db, "SELECT COUNT(*) FROM patches GROUP BY image_id"))
     assert per_image == [2, 2, 3]  # spread as evenly as possible
-    outputs = dict(
-        ((image, method), path)
+    outputs = {
+        (image, method): path
         for image, method, path in rows(
             db,
             "SELECT i.reference, m.name, o.path FROM outputs o JOIN images i ON i.id = "
             "o.image_id JOIN methods m ON m.id = o.method_id",
         )
-    )
+    }
     for patch_id, reference, y, x, size, png in patches:
         source = read_image(reference)
         assert 0 <= y <= source.shape[0] - size and 0 <= x <= source.shape[1] - size
@@ -99,7 +99,7 @@ def test_sixteen_bit_images_are_shown_rounded_to_eight_bits(tmp_path: Path) -> N
 
 
 def test_size_mismatch_names_both_images(tmp_path: Path, study_dirs) -> None:
-    reference, methods = study_dirs
+    _, methods = study_dirs
     write_image(
         methods["Sharp"] / "Canon_002_SR.png", np.zeros((70, 96, 3), np.uint8), overwrite=True
     )

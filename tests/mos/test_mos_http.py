@@ -268,7 +268,7 @@ def test_twenty_raters_at_once_store_every_rating_exactly_once(
             )
             if duplicate.status_code != 409:
                 problems.append(f"rater {index} duplicate: {duplicate.status_code}")
-        except Exception as error:  # collected and reported by the main thread
+        except Exception as error:  # noqa: BLE001 - collected and reported by the main thread
             problems.append(f"rater {index}: {error!r}")
 
     threads = [threading.Thread(target=rater, args=(i,)) for i in range(RATERS)]

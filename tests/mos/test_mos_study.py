@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +24,7 @@ def test_order_shows_every_pair_once_in_balanced_rounds(patches: int, methods: i
     assert sorted(order) == sorted((m, p) for m in range(methods) for p in ids)
     for start in range(0, len(order), methods):
         assert sorted(m for m, _ in order[start : start + methods]) == list(range(methods))
-    pairs = list(zip(order, order[1:]))
+    pairs = list(itertools.pairwise(order))
     if patches >= methods > 1:  # never the same patch twice in a row
         assert all(a[1] != b[1] for a, b in pairs)
     if patches >= 2 * methods > 2:  # and, with room, never the same method twice in a row

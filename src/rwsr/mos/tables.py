@@ -55,9 +55,11 @@ def markdown(report: Report) -> str:
         "",
         convention(report),
         "",
-        f"{_count(report.used_raters, 'rater')}, {_count(report.used_ratings, 'rating')} in "
-        f"the MOS; {config.patches} patches of {config.patch_size}×{config.patch_size} px, "
-        f"{per_rater} trials per rater. Generated {report.generated}.",
+        (
+            f"{_count(report.used_raters, 'rater')}, {_count(report.used_ratings, 'rating')} in "
+            f"the MOS; {config.patches} patches of {config.patch_size}×{config.patch_size} px, "
+            f"{per_rater} trials per rater. Generated {report.generated}."
+        ),
     ]
     excluded = [r for r in report.raters if r.excluded]
     if excluded:
@@ -85,8 +87,10 @@ def markdown(report: Report) -> str:
         "",
         "## Raters",
         "",
-        "Consensus r: Pearson correlation of a rater's scores with the other raters' mean on "
-        "the same trials; careless raters score near 0.",
+        (
+            "Consensus r: Pearson correlation of a rater's scores with the other raters' mean on "
+            "the same trials; careless raters score near 0."
+        ),
         "",
         "| Rater | Ratings | Mean | SD | Consensus r | Median time (s) | In MOS |",
         "|--:|--:|--:|--:|--:|--:|:--|",
