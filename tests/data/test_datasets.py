@@ -85,3 +85,24 @@ def test_unknown_layout_unreadable_file_and_missing_folder(tmp_path: Path) -> No
     (tmp_path / "LR" / "a.png").write_bytes(b"garbage")
     with pytest.raises(InputError, match=r"LR/a.png: not a readable image"):
         load_pairs(tmp_path, scale=1)
+
+
+def test_problems_are_listed_instead_of_raised_when_asked(tmp_path: Path) -> None:
+    """Evaluation wants every usable pair and a list of the others; training wants to stop."""
+    folder = tmp_path / "Canon" / "Test" / "4"
+    for k in (1, 2, 3):
+        image(folder / f"Canon_{k:03d}_HR.png", 64, 48)
+    image(folder / "Canon_001_LR4.png", 16, 12)
+    image(folder / "Canon_002_LR4.png", 16, 13)  # wrong size
+    problems: list[str] = []
+    pairs = load_pairs(tmp_path, layout="realsr", split="test", problems=problems)
+    assert [p.name for p in pairs] == ["Canon_001"]
+    assert len(problems) == 2
+    assert "Canon_003_HR.png: no LR partner Canon_003_LR4.png" in problems[0]
+    assert "Canon_002_LR4.png: LR is 13x16" in problems[1]
+    with pytest.raises(InputError, match="Canon_003_HR.png: no LR partner"):
+        load_pairs(tmp_path, layout="realsr", split="test")
+    image(tmp_path / "HR" / "a.png", 32, 40)
+    image(tmp_path / "LR" / "b.png", 8, 10)
+    with pytest.raises(InputError, match="no image pairs found"):
+        load_pairs(tmp_path, problems=[])

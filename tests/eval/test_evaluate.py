@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from rwsr.cli.main import app
 from rwsr.data.imresize import imresize
-from rwsr.imageio import read_image
+from rwsr.imageio import read_image, write_image
 from rwsr.metrics.lpips import LPIPS
 from rwsr.metrics.niqe import niqe
 from rwsr.models.checkpoint import load_model
@@ -211,6 +211,29 @@ def test_a_missing_lr_image_of_a_paired_set_is_listed(x4_set: Path, tmp_path: Pa
     reasons = [r["reason"] for r in rows if r["status"] == "not evaluated"]
     assert any("no LR image" in reason for reason in reasons) and len(reasons) == 2
     assert all(r["image"] == "033" for r in rows if r["status"] == "not evaluated")
+
+
+def test_named_dataset_lists_bad_pairs_and_evaluates_the_rest(x4_set: Path, tmp_path: Path) -> None:
+    """RealSR layout: one LR image missing, one of the wrong size; the third is evaluated."""
+    folder = tmp_path / "RealSR" / "Canon" / "Test" / "4"
+    folder.mkdir(parents=True)
+    for index, name in enumerate(("021", "033", "064"), start=1):
+        shutil.copy(x4_set / "HR" / f"{name}.png", folder / f"Canon_{index:03d}_HR.png")
+        if index != 2:
+            shutil.copy(x4_set / "LR" / f"{name}.png", folder / f"Canon_{index:03d}_LR4.png")
+    lr3 = read_image(folder / "Canon_003_LR4.png")
+    write_image(folder / "Canon_003_LR4.png", np.ascontiguousarray(lr3[:, :-1]), overwrite=True)
+    out = tmp_path / "out"
+    code, output = run(
+        "--dataset", "realsr", "--root", str(tmp_path / "RealSR"), "--metrics", "psnr",
+        "--baseline", "bicubic", "--figure-images", "0", "-o", str(out),
+    )  # fmt: skip
+    assert code == 1, output
+    rows = read_csv(out / "scores.csv")
+    assert {r["image"] for r in rows if r["status"] == "ok"} == {"Canon_001"}
+    reasons = {r["image"]: r["reason"] for r in rows if r["status"] == "not evaluated"}
+    assert "no LR partner Canon_002_LR4.png" in reasons["Canon_002_HR"]
+    assert "but HR" in reasons["Canon_003_LR4"]
 
 
 def test_offline_lpips_is_a_clear_error_before_any_output(

@@ -49,25 +49,50 @@ def image_size(path: Path) -> tuple[int, int]:
         raise InputError(f"{path}: not a readable image ({error})") from None
 
 
-def check_pairs(pairs: Sequence[ImagePair], *, where: Path) -> list[ImagePair]:
-    """Raise InputError for an empty list or a pair whose sizes do not match its scale."""
-    if not pairs:
-        raise InputError(f"{where}: no image pairs found")
+def _report(problem: str, problems: list[str] | None) -> None:
+    """Raise (training data: stop at the first problem) or collect (evaluation: list them all)."""
+    if problems is None:
+        raise InputError(problem)
+    problems.append(problem)
+
+
+def check_pairs(
+    pairs: Sequence[ImagePair], *, where: Path, problems: list[str] | None = None
+) -> list[ImagePair]:
+    """The pairs whose sizes match their scale; a mismatch or an unreadable file raises
+    InputError, or with `problems` is listed there and the pair left out. No pair at all
+    always raises."""
+    checked = []
     for pair in pairs:
-        lr_w, lr_h = image_size(pair.lr)
-        hr_w, hr_h = image_size(pair.hr)
+        try:
+            lr_w, lr_h = image_size(pair.lr)
+            hr_w, hr_h = image_size(pair.hr)
+        except InputError as error:
+            _report(str(error), problems)
+            continue
         if (lr_w * pair.scale, lr_h * pair.scale) != (hr_w, hr_h):
-            raise InputError(
+            _report(
                 f"{pair.lr}: LR is {lr_w}x{lr_h}, so x{pair.scale} gives "
-                f"{lr_w * pair.scale}x{lr_h * pair.scale}, but HR {pair.hr} is {hr_w}x{hr_h}"
+                f"{lr_w * pair.scale}x{lr_h * pair.scale}, but HR {pair.hr} is {hr_w}x{hr_h}",
+                problems,
             )
-    return list(pairs)
+            continue
+        checked.append(pair)
+    if not checked:
+        raise InputError(f"{where}: no image pairs found" + (" that can be used" if pairs else ""))
+    return checked
 
 
 def match_by_name(
-    lr_dir: Path, hr_dir: Path, *, scale: int, lr_name: Callable[[str], str] = lambda stem: stem
+    lr_dir: Path,
+    hr_dir: Path,
+    *,
+    scale: int,
+    lr_name: Callable[[str], str] = lambda stem: stem,
+    problems: list[str] | None = None,
 ) -> list[ImagePair]:
-    """Pair every HR image with the LR image named lr_name(HR stem); any orphan is an error."""
+    """Pair every HR image with the LR image named lr_name(HR stem); an orphan is an error
+    (or, with `problems`, listed there)."""
     hr_images = list_images(hr_dir, what="HR folder")
     lr_images = {path.stem: path for path in list_images(lr_dir, what="LR folder")}
     pairs, missing = [], []
@@ -77,6 +102,12 @@ def match_by_name(
             missing.append(hr)
         else:
             pairs.append(ImagePair(hr.stem, lr, hr, scale))
+    if problems is not None:
+        problems += [
+            f"{hr}: no LR partner named {lr_name(hr.stem)}.* in {lr_dir}" for hr in missing
+        ]
+        problems += [f"{lr}: no HR partner in {hr_dir}" for lr in lr_images.values()]
+        return pairs
     if missing:
         raise InputError(
             f"{missing[0]}: no LR partner named {lr_name(missing[0].stem)}.* in {lr_dir}"
@@ -88,13 +119,17 @@ def match_by_name(
     return pairs
 
 
-def paired(root: Path, *, split: str = "all", scale: int = 4) -> list[ImagePair]:
+def paired(
+    root: Path, *, split: str = "all", scale: int = 4, problems: list[str] | None = None
+) -> list[ImagePair]:
     """ROOT/HR + ROOT/LR with the same names (rwsr pairs / rwsr ngdc output)."""
     _split(split, ("all",), "paired")
-    return match_by_name(root / "LR", root / "HR", scale=scale)
+    return match_by_name(root / "LR", root / "HR", scale=scale, problems=problems)
 
 
-def city100(root: Path, *, split: str = "train", scale: int = 1) -> list[ImagePair]:
+def city100(
+    root: Path, *, split: str = "train", scale: int = 1, problems: list[str] | None = None
+) -> list[ImagePair]:
     """City100 iPhone X: NNNH.PNG (HR) + NNNL.PNG (LR), same size; ROOT or ROOT/City100_iPhoneX."""
     _split(split, ("train", "test", "all"), "city100")
     if scale != 1:
@@ -107,13 +142,19 @@ def city100(root: Path, *, split: str = "train", scale: int = 1) -> list[ImagePa
         match = re.fullmatch(r"(\d{3})H", hr.stem)
         if not match or int(match.group(1)) not in wanted:
             continue
-        lr = _partner(hr, f"{match.group(1)}L", listing)
-        pairs.append(ImagePair(match.group(1), lr, hr, 1))
+        lr = _partner(hr, f"{match.group(1)}L", listing, problems)
+        if lr is not None:
+            pairs.append(ImagePair(match.group(1), lr, hr, 1))
     return pairs
 
 
 def realsr(
-    root: Path, *, split: str = "train", scale: int = 4, camera: str = "Canon"
+    root: Path,
+    *,
+    split: str = "train",
+    scale: int = 4,
+    camera: str = "Canon",
+    problems: list[str] | None = None,
 ) -> list[ImagePair]:
     """RealSR V3: ROOT/{camera}/{Train,Test}/{scale}/{camera}_NNN_HR.png + _LR{scale}.png."""
     _split(split, ("train", "test"), "realsr")
@@ -126,45 +167,62 @@ def realsr(
         if not hr.stem.endswith("_HR"):
             continue
         base = hr.stem[: -len("_HR")]
-        pairs.append(ImagePair(base, _partner(hr, f"{base}_LR{scale}", listing), hr, scale))
+        lr = _partner(hr, f"{base}_LR{scale}", listing, problems)
+        if lr is not None:
+            pairs.append(ImagePair(base, lr, hr, scale))
     return pairs
 
 
-def _source_target(root: Path, split: str, scale: int, name: str) -> list[ImagePair]:
+def _source_target(
+    root: Path, split: str, scale: int, name: str, problems: list[str] | None
+) -> list[ImagePair]:
     _split(split, ("valid",), name)
-    return match_by_name(root / "Corrupted-va-x", root / "DIV2K_valid_HR", scale=scale)
+    return match_by_name(
+        root / "Corrupted-va-x", root / "DIV2K_valid_HR", scale=scale, problems=problems
+    )
 
 
-def ntire2020(root: Path, *, split: str = "valid", scale: int = 4) -> list[ImagePair]:
+def ntire2020(
+    root: Path, *, split: str = "valid", scale: int = 4, problems: list[str] | None = None
+) -> list[ImagePair]:
     """NTIRE 2020 Track 1 validation: Corrupted-va-x (LR) + DIV2K_valid_HR 0801-0900."""
-    return _source_target(root, split, scale, "ntire2020")
+    return _source_target(root, split, scale, "ntire2020", problems)
 
 
-def aim2019(root: Path, *, split: str = "valid", scale: int = 4) -> list[ImagePair]:
+def aim2019(
+    root: Path, *, split: str = "valid", scale: int = 4, problems: list[str] | None = None
+) -> list[ImagePair]:
     """AIM 2019 Track 1 validation, same layout as NTIRE 2020 Track 1."""
-    return _source_target(root, split, scale, "aim2019")
+    return _source_target(root, split, scale, "aim2019", problems)
 
 
-def _bicubic_pairs(root: Path, prefix: str, split: str, scale: int) -> list[ImagePair]:
+def _bicubic_pairs(
+    root: Path, prefix: str, split: str, scale: int, problems: list[str] | None
+) -> list[ImagePair]:
     folder = f"{prefix}_{split}" if split else prefix
     return match_by_name(
         root / f"{folder}_LR_bicubic" / f"X{scale}",
         root / f"{folder}_HR",
         scale=scale,
         lr_name=lambda stem: f"{stem}x{scale}",
+        problems=problems,
     )
 
 
-def div2k(root: Path, *, split: str = "train", scale: int = 4) -> list[ImagePair]:
+def div2k(
+    root: Path, *, split: str = "train", scale: int = 4, problems: list[str] | None = None
+) -> list[ImagePair]:
     """DIV2K_{train,valid}_HR + DIV2K_{train,valid}_LR_bicubic/X{scale}/NNNNx{scale}.png."""
     _split(split, ("train", "valid"), "div2k")
-    return _bicubic_pairs(root, "DIV2K", split, scale)
+    return _bicubic_pairs(root, "DIV2K", split, scale, problems)
 
 
-def flickr2k(root: Path, *, split: str = "all", scale: int = 4) -> list[ImagePair]:
+def flickr2k(
+    root: Path, *, split: str = "all", scale: int = 4, problems: list[str] | None = None
+) -> list[ImagePair]:
     """Flickr2K_HR + Flickr2K_LR_bicubic/X{scale}/NNNNNNx{scale}.png."""
     _split(split, ("all",), "flickr2k")
-    return _bicubic_pairs(root, "Flickr2K", "", scale)
+    return _bicubic_pairs(root, "Flickr2K", "", scale, problems)
 
 
 LAYOUTS: dict[str, Callable[..., list[ImagePair]]] = {
@@ -185,10 +243,13 @@ def load_pairs(
     split: str | None = None,
     scale: int | None = None,
     check: bool = True,
+    problems: list[str] | None = None,
 ) -> list[ImagePair]:
     """The pairs of data set `root` in `layout`, split by name; each layout has its defaults.
 
     With `check`, every file header is read to verify sizes (fast: no pixels are decoded).
+    A missing partner or a size mismatch raises InputError (training data must be complete);
+    with a `problems` list, it is listed there and only that pair is left out (evaluation).
     """
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown data set layout {layout!r}; valid: {', '.join(LAYOUTS)}")
@@ -196,8 +257,8 @@ def load_pairs(
     if not root.is_dir():
         raise InputError(f"{root}: data set folder does not exist")
     options = {k: v for k, v in (("split", split), ("scale", scale)) if v is not None}
-    pairs = LAYOUTS[layout](root, **options)
-    return check_pairs(pairs, where=root) if check else pairs
+    pairs = LAYOUTS[layout](root, **options, problems=problems)
+    return check_pairs(pairs, where=root, problems=problems) if check else pairs
 
 
 def _split(split: str, valid: tuple[str, ...], layout: str) -> None:
@@ -205,11 +266,13 @@ def _split(split: str, valid: tuple[str, ...], layout: str) -> None:
         raise ConfigError(f"{layout} has no split {split!r}; valid: {', '.join(valid)}")
 
 
-def _partner(hr: Path, stem: str, listing: dict[str, Path]) -> Path:
+def _partner(
+    hr: Path, stem: str, listing: dict[str, Path], problems: list[str] | None
+) -> Path | None:
     """The file `stem` + HR's suffix (any case) in `listing` (lower-case name -> path)."""
     found = listing.get(f"{stem}{hr.suffix}".lower())
     if found is None:
-        raise InputError(f"{hr}: no LR partner {stem}{hr.suffix} in {hr.parent}")
+        _report(f"{hr}: no LR partner {stem}{hr.suffix} in {hr.parent}", problems)
     return found
 
 

@@ -114,9 +114,8 @@ def samples_from_dataset(
     """Samples, scale, problems and notes of a known data set layout; the split defaults to
     the test split (RealSR and City100 test, NTIRE/AIM validation).
 
-    `paired` (HR/ + LR/) is read here, so that a missing LR image is one listed problem. The
-    other layouts come from the rwsr.data.datasets readers, which stop at the first pair
-    with a missing partner or wrong size (their rule for training data).
+    `paired` (HR/ + LR/) is read here; the other layouts come from the rwsr.data.datasets
+    readers, which list a missing partner or a wrong size as a problem of that pair alone.
     """
     from rwsr.data.datasets import load_pairs
 
@@ -131,9 +130,14 @@ def samples_from_dataset(
         samples, problems, notes = samples_from_folders(Path(root) / "HR", Path(root) / "LR")
         return samples, scale or 4, problems, notes
     split = split or TEST_SPLITS.get(layout)
+    found: list[str] = []
     try:
-        pairs = load_pairs(root, layout=layout, split=split, scale=scale)
+        pairs = load_pairs(root, layout=layout, split=split, scale=scale, problems=found)
     except InputError as error:
         raise InputError(f"{error} (--dataset {dataset}, split {split or 'all'})") from None
     samples = [Sample(name=pair.name, hr=pair.hr, lr=pair.lr) for pair in pairs]
-    return samples, pairs[0].scale, [], []
+    problems = [
+        Problem(image=Path(where).stem, method=None, reason=reason)
+        for where, reason in (message.split(": ", 1) for message in found)
+    ]
+    return samples, pairs[0].scale, problems, []
