@@ -24,10 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from rwsr.data.folders import list_images
 from rwsr.errors import ConfigError, InputError
+from rwsr.imageio import image_size
 
 
 @dataclass(frozen=True)
@@ -38,15 +37,6 @@ class ImagePair:
     lr: Path
     hr: Path
     scale: int
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError, ValueError) as error:
-        raise InputError(f"{path}: not a readable image ({error})") from None
 
 
 def _report(problem: str, problems: list[str] | None) -> None:

@@ -33,11 +33,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import Dataset, get_worker_info
 
-from rwsr.data.datasets import ImagePair, image_size
+from rwsr.data.datasets import ImagePair
 from rwsr.data.decoded_cache import cached_image
 from rwsr.data.noise_bank import NoiseBank
 from rwsr.errors import ConfigError, InputError
-from rwsr.imageio import read_image, to_float
+from rwsr.imageio import image_size, read_image, to_float
 
 
 class TrainingSetConfig(BaseModel):
