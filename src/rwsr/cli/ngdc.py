@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from rwsr.cli.common import reports_errors
+from rwsr.cli.noise import sampling_config
 from rwsr.cli.pairs import default_workers
 
 
@@ -43,17 +44,16 @@ def ngdc(
     pairs and aux_* pairs of kept auxiliary images), OUT/bank and OUT/report.{json,md,png}.
     Rerun the same command to resume.
     """
-    from rwsr.data.cati import NoiseSamplingConfig
     from rwsr.data.ngdc import NgdcConfig, run_ngdc
     from rwsr.data.pairs import PairsConfig
 
     config = NgdcConfig(
-        sampling=NoiseSamplingConfig(
+        sampling=sampling_config(
             patch=patch,
             percentile=percentile,
-            exclude_clipped=not keep_clipped,
             min_patches=min_patches,
-            too_few="refuse" if refuse_few else "widen",
+            refuse_few=refuse_few,
+            keep_clipped=keep_clipped,
         ),
         pairs=PairsConfig(scale=scale, cleanup=cleanup),
         aux_cleanup=aux_cleanup,

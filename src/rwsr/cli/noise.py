@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rwsr.cli.common import reports_errors
 from rwsr.cli.pairs import default_workers
 
+if TYPE_CHECKING:
+    from rwsr.data.cati import NoiseSamplingConfig
+
 app = typer.Typer(help="Noise sampling (CATI) and noise banks.", no_args_is_help=True)
+
+
+def sampling_config(
+    *, patch: int, percentile: float, min_patches: int, refuse_few: bool, keep_clipped: bool
+) -> NoiseSamplingConfig:
+    """The noise-sampling settings from the options `noise collect` and `ngdc` share."""
+    from rwsr.data.cati import NoiseSamplingConfig
+
+    return NoiseSamplingConfig(
+        patch=patch,
+        percentile=percentile,
+        exclude_clipped=not keep_clipped,
+        min_patches=min_patches,
+        too_few="refuse" if refuse_few else "widen",
+    )
 
 
 @app.command("collect")
@@ -46,15 +64,14 @@ def collect(
     CATI = variance and mean intervals (BT.601 luma, 0-255) of the bottom percentile of
     windows by variance. Writes patches.npy (memory-mappable), index.json and report.*.
     """
-    from rwsr.data.cati import NoiseSamplingConfig
     from rwsr.data.noise_collect import collect_noise
 
-    config = NoiseSamplingConfig(
+    config = sampling_config(
         patch=patch,
         percentile=percentile,
-        exclude_clipped=not keep_clipped,
         min_patches=min_patches,
-        too_few="refuse" if refuse_few else "widen",
+        refuse_few=refuse_few,
+        keep_clipped=keep_clipped,
     )
     result = collect_noise(
         source,
