@@ -87,7 +87,7 @@ def main() -> None:
     ref = best_seconds(lambda: reference_imresize(image, 0.25), args.repeats)
     naive = best_seconds(lambda: per_channel_reference(image, 0.25), max(1, args.repeats // 2))
     as_float = image.astype(np.float32) / 255
-    chw = torch.from_numpy(image).permute(2, 0, 1)
+    chw = torch.from_numpy(image).permute(2, 0, 1).contiguous()  # as a DataLoader yields it
     chw_float = chw.float() / 255
     cases = {
         "numpy uint8": lambda: imresize(image, 0.25),

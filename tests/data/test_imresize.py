@@ -8,7 +8,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from rwsr.data.imresize import imresize
+from rwsr.data.imresize import contributions, imresize
 from rwsr.errors import ConfigError
 
 # Keys a=-0.5 at offsets 0.25, 0.75, 1.25, 1.75: 111/128, 29/128, -9/128, -3/128 (exact
@@ -149,8 +149,6 @@ def test_bad_arguments_raise_clear_errors() -> None:
 def test_tiled_products_equal_the_plain_weighted_sum_of_taps(
     shape: tuple[int, int], size: tuple[int, int]
 ) -> None:
-    from rwsr.data.imresize import contributions
-
     rng = np.random.default_rng(7)
     image = rng.random(shape + (2,))
     expected = image
@@ -179,3 +177,60 @@ def test_scale_and_size_together_follow_matlab() -> None:
     both = imresize(image, 0.5, size=(21, 21))
     assert both.shape == (21, 21)
     np.testing.assert_allclose(both[:20, :20], imresize(image, 0.5), atol=1e-12)
+
+
+def matlab_uint8_reference(image: np.ndarray, scale: float) -> np.ndarray:
+    """MATLAB's uint8 imresize written out plainly: per pass (rows first), each output is the
+    float64 sum of weight * tap, tap by tap, rounded half away from zero, saturated."""
+    out = image.astype(np.float64)
+    for axis in (0, 1):
+        size = int(np.ceil(out.shape[axis] * scale))
+        weights, indices = contributions(out.shape[axis], size, scale, True)
+        moved = np.moveaxis(out, axis, 0)
+        summed = np.zeros((size,) + moved.shape[1:])
+        for tap in range(weights.shape[1]):
+            summed += (
+                weights[:, tap].reshape((-1,) + (1,) * (moved.ndim - 1)) * moved[indices[:, tap]]
+            )
+        out = np.moveaxis(np.clip(np.floor(summed + 0.5), 0, 255), 0, axis)
+    return out.astype(np.uint8)
+
+
+PHOTO = skimage.data.astronaut()[40:252, 60:346]  # 212 x 286: regular batches and borders
+
+
+@pytest.mark.parametrize("scale", [0.25, 1 / 3, 0.5, 0.7, 2.0, 3.0])
+def test_uint8_is_the_rounded_float64_sum_of_every_pass(scale: float) -> None:
+    expected = matlab_uint8_reference(PHOTO, scale)
+    assert np.array_equal(imresize(PHOTO, scale), expected)  # HWC, interleaved width pass
+    gray = PHOTO[:, :, 1]
+    assert np.array_equal(imresize(gray, scale), matlab_uint8_reference(gray, scale))
+    chw = torch.from_numpy(PHOTO).permute(2, 0, 1)  # a view: channels are not contiguous
+    assert np.array_equal(imresize(chw, scale).permute(1, 2, 0).numpy(), expected)
+    batch = chw.expand(4, 3, -1, -1)  # 12 planes: the transposed-copy layout
+    assert np.array_equal(imresize(batch, scale)[3].permute(1, 2, 0).numpy(), expected)
+
+
+def test_uint8_exactness_does_not_depend_on_the_float32_matmul_precision() -> None:
+    expected = matlab_uint8_reference(PHOTO, 0.25)
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")  # allows bf16 products on AMX CPUs
+    try:
+        assert np.array_equal(imresize(PHOTO, 0.25), expected)
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def test_uint16_is_the_rounded_float64_sum_of_every_pass() -> None:
+    image = PHOTO.astype(np.uint16) * 257 + 3
+    out = imresize(image, 0.5)
+    weights_h, indices_h = contributions(212, 106, 0.5, True)
+    rows = np.zeros((106, 286, 3))
+    for tap in range(weights_h.shape[1]):
+        rows += weights_h[:, tap, None, None] * image[indices_h[:, tap]]
+    rows = np.clip(np.floor(rows + 0.5), 0, 65535)
+    weights_w, indices_w = contributions(286, 143, 0.5, True)
+    cols = np.zeros((106, 143, 3))
+    for tap in range(weights_w.shape[1]):
+        cols += weights_w[None, :, tap, None] * rows[:, indices_w[:, tap]]
+    assert np.array_equal(out, np.clip(np.floor(cols + 0.5), 0, 65535).astype(np.uint16))

@@ -10,9 +10,11 @@ imresize, and OpenCV/PIL differ from it by up to several grey levels, so we repr
   at its border (symmetric padding, edge pixel repeated: ... 2 1 | 1 2 3 ... n | n n-1 ...).
 - Output size ceil(scale * input size); with only `size` given, scale = size / input size.
 - Separable: one pass per axis, the axis with the smaller scale factor first (rows on a tie).
-- Integer input (uint8/uint16) is computed in float64 and, like MATLAB, every pass returns
-  the input's type: rounded half away from zero and saturated to the type's range. Float
-  input keeps its precision and is not clipped (bicubic over/undershoot is kept).
+- Integer input (uint8/uint16): like MATLAB, every pass returns the input's type: the float64
+  weighted sum of the taps, rounded half away from zero and saturated to the type's range.
+  (On the CPU, uint8 passes multiply in float32 and re-sum in float64, tap by tap, the few
+  values whose rounding float32 could change; see `_Rounding`.) Float input keeps its
+  precision and is not clipped (bicubic over/undershoot is kept).
 
 Numpy arrays are HxW or HxWxC (spatial axes first, as in MATLAB); torch tensors are (..., H, W)
 (NCHW, CHW or HW, any device; the batch is resized in one go). Values keep their range.
@@ -20,6 +22,7 @@ Numpy arrays are HxW or HxWxC (spatial axes first, as in MATLAB); torch tensors 
 
 from __future__ import annotations
 
+import fractions
 import functools
 import math
 from collections.abc import Sequence
@@ -127,37 +130,121 @@ def imresize(
     raise TypeError(f"imresize: expected a numpy array or torch tensor, got {type(image).__name__}")
 
 
-class _Tile(NamedTuple):
-    """Output lines [start, stop) of one axis = weights @ input lines [first, last)."""
+class _Batch(NamedTuple):
+    """Output lines start + i*lines + [0, lines) = weights[i] @ input lines first + i*stride +
+    [0, width), for i < count: one batched product over a strided view, no copies."""
 
     start: int
-    stop: int
+    lines: int
     first: int
-    last: int
-    weights: np.ndarray
+    stride: int
+    weights: np.ndarray  # (count, lines, width)
+
+    @property
+    def count(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.count * self.lines
+
+    @property
+    def last(self) -> int:
+        """One past the last input line read."""
+        return self.first + (self.count - 1) * self.stride + self.weights.shape[2]
+
+    def part(self, begin: int, end: int) -> _Batch:
+        """Matrices [begin, end) of this batch."""
+        return _Batch(
+            self.start + begin * self.lines,
+            self.lines,
+            self.first + begin * self.stride,
+            self.stride,
+            self.weights[begin:end],
+        )
 
 
 @functools.lru_cache(maxsize=64)
-def _tiles(in_length: int, out_length: int, scale: float, antialiasing: bool) -> tuple[_Tile, ...]:
-    """The banded resampling matrix of one axis cut into dense tiles.
+def _plan(in_length: int, out_length: int, scale: float, antialiasing: bool) -> tuple[_Batch, ...]:
+    """The banded resampling matrix of one axis cut into dense tiles, in output order.
 
-    Each tile is a small matrix product, so one pass runs at GEMM speed instead of one
-    vector operation per tap; mirrored taps fall inside [first, last) and simply add up.
+    Each tile is a small matrix product, so a pass runs at GEMM speed instead of one vector
+    operation per tap; mirrored taps fall inside the tile's input lines and simply add up.
     A tile of n output lines spans about n/scale + taps input lines, so n = taps * scale
-    keeps the multiplications by zero to about half of the work.
+    keeps the multiplications by zero to about half of the work. When the scale is a
+    fraction p/q with a small p (1/4, 1/3, 0.7, 2, ...), n is made a multiple of p, so that
+    consecutive tiles start exactly n*q/p input lines apart: all tiles away from the borders
+    then form one strided batch (one call instead of one per tile); the others stay single.
     """
     weights, indices = contributions(in_length, out_length, scale, antialiasing)
     lines = max(4, round(weights.shape[1] * scale))
-    tiles = []
+    period = fractions.Fraction(scale).limit_denominator(1024)
+    regular = abs(float(period) - scale) <= 1e-12 * scale and period.numerator <= 4 * lines
+    if regular:
+        lines = math.ceil(lines / period.numerator) * period.numerator
+    singles = []
     for start in range(0, out_length, lines):
         stop = min(out_length, start + lines)
         taps = indices[start:stop]
         first, last = int(taps.min()), int(taps.max()) + 1
-        dense = np.zeros((stop - start, last - first))
+        dense = np.zeros((1, stop - start, last - first))
         rows = np.repeat(np.arange(stop - start), taps.shape[1])
-        np.add.at(dense, (rows, (taps - first).ravel()), weights[start:stop].ravel())
-        tiles.append(_Tile(start, stop, first, last, dense))
-    return tuple(tiles)
+        np.add.at(dense[0], (rows, (taps - first).ravel()), weights[start:stop].ravel())
+        singles.append(_Batch(start, stop - start, first, 0, dense))
+    if not regular or len(singles) < 3:
+        return tuple(singles)
+    stride = lines * period.denominator // period.numerator
+    firsts = np.array([tile.first for tile in singles])
+    lasts = np.array([tile.last for tile in singles])
+    # Window of tile i: [base + i*stride, + width), wide enough for every inner tile (float64
+    # rounding of the tap positions may move a tile's taps by one line).
+    inner = (firsts > 0) & (lasts < in_length)  # no mirrored taps
+    if not inner.any():
+        return tuple(singles)
+    base = int((firsts - np.arange(len(singles)) * stride)[inner].min())
+    starts = base + np.arange(len(singles)) * stride
+    width = int((lasts - starts)[inner].max())
+    fits = (
+        (firsts >= starts)
+        & (lasts <= starts + width)
+        & (starts >= 0)
+        & (starts + width <= in_length)
+        & (np.array([tile.lines for tile in singles]) == lines)
+    )
+    begin, end = _longest_run(fits)
+    if end - begin < 2:
+        return tuple(singles)
+    stacked = np.zeros((end - begin, lines, width))
+    for matrix, tile, window in zip(stacked, singles[begin:end], starts[begin:end], strict=True):
+        matrix[:, tile.first - window : tile.last - window] = tile.weights[0]
+    batch = _Batch(singles[begin].start, lines, int(starts[begin]), stride, stacked)
+    return (*singles[:begin], batch, *singles[end:])
+
+
+def _longest_run(flags: np.ndarray) -> tuple[int, int]:
+    """[begin, end) of the longest run of True in `flags`."""
+    best, begin = (0, 0), None
+    for index, flag in enumerate([*flags.tolist(), False]):
+        if flag and begin is None:
+            begin = index
+        elif not flag and begin is not None:
+            if index - begin > best[1] - best[0]:
+                best = (begin, index)
+            begin = None
+    return best
+
+
+@functools.lru_cache(maxsize=64)
+def _interleaved_plan(
+    in_length: int, out_length: int, scale: float, antialiasing: bool, interleave: int
+) -> tuple[np.ndarray, ...]:
+    """Per piece of `_plan`, the transposed weights for `interleave` values per line (kron
+    with the identity): (count, width * interleave, lines * interleave)."""
+    identity = np.eye(interleave)
+    return tuple(
+        np.stack([np.kron(matrix, identity).T for matrix in piece.weights])
+        for piece in _plan(in_length, out_length, scale, antialiasing)
+    )
 
 
 def _imresize_numpy(
@@ -199,8 +286,10 @@ def _resize(
 ) -> torch.Tensor:
     in_hw = (image.shape[axes[0]], image.shape[axes[1]])
     out_hw, scales = output_shape(in_hw, scale, size)
-    if image.dtype in _INTEGER_TORCH:
-        work_dtype = torch.float64
+    integer = image.dtype if image.dtype in _INTEGER_TORCH else None
+    if integer is not None:
+        checked = image.device.type == "cpu" and integer == torch.uint8
+        work_dtype = torch.float32 if checked and _ieee_float32_products() else torch.float64
     elif image.dtype in (torch.float16, torch.bfloat16):
         work_dtype = torch.float32
     else:
@@ -214,47 +303,209 @@ def _resize(
         shape = list(out.shape)
         before, after = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
         lines = out.reshape(before, shape[axis], after)
-        resized = _resize_axis(lines, out_hw[which], scales[which], antialiasing, work_dtype)
-        if image.dtype in _INTEGER_TORCH:
-            resized = _round_like_matlab(resized, image.dtype)
+        resized = _resize_axis(
+            lines, out_hw[which], scales[which], antialiasing, work_dtype, integer
+        )
         shape[axis] = out_hw[which]
         out = resized.reshape(shape)
     return out.to(image.dtype).contiguous()
 
 
+def _ieee_float32_products() -> bool:
+    """Whether float32 matrix products on the CPU round like IEEE float32 (not bf16)."""
+    precision = getattr(torch.backends.mkldnn.matmul, "fp32_precision", "none")
+    if precision == "none":
+        precision = getattr(torch.backends, "fp32_precision", "none")
+    return precision in ("none", "ieee") and torch.get_float32_matmul_precision() == "highest"
+
+
+# A line of at most this many interleaved values (gray, RGB, RGBA) is resized as matrix rows
+# with Kronecker-expanded weights: 3-4x more multiplications by zero, but no transposed copy.
+_INTERLEAVED_LIMIT = 4
+# Up to this many line groups get one product each; more are cheaper as one transposed copy.
+_MATRIX_LOOP_LIMIT = 8
+# Output values per band: the band, its source lines and its rounding stay in cache.
+_BAND_VALUES = 1 << 17
+
+
 def _resize_axis(
-    lines: torch.Tensor, out_length: int, scale: float, antialiasing: bool, dtype: torch.dtype
+    lines: torch.Tensor,
+    out_length: int,
+    scale: float,
+    antialiasing: bool,
+    dtype: torch.dtype,
+    integer: torch.dtype | None,
 ) -> torch.Tensor:
     """Resample axis 1 of `lines` (before x L x after) to out_length, computing in `dtype`.
 
-    The layout picks the product: rows of a matrix (nothing before), columns (nothing after),
-    the matrices of a small batch one by one, or, for a few interleaved values (HWC width) or
-    a large batch, one matrix after a transposed copy.
+    The layout picks the product: rows of one matrix when a line holds a few interleaved
+    values (HW, or HWC along the width), one matrix per line group for a small batch (in
+    bands of output lines, each converted, multiplied and rounded while in cache), or, for
+    a large batch, one matrix after a transposed copy. With `integer` (uint8/uint16) every
+    value is rounded like MATLAB.
     """
     before, length, after = lines.shape
-    if before > 1 and after > 1 and (after < 32 or before > 8):
+    if before > _MATRIX_LOOP_LIMIT and after > _INTERLEAVED_LIMIT:
         leading = lines.transpose(0, 1).reshape(1, length, before * after)
-        resized = _resize_axis(leading, out_length, scale, antialiasing, dtype)
-        return resized.reshape(out_length, before, after).transpose(0, 1)
-    tiles = _tiles(length, out_length, scale, antialiasing)
-    dense = torch.from_numpy(np.concatenate([tile.weights.ravel() for tile in tiles]))
-    dense = dense.to(device=lines.device, dtype=dtype)
+        resized = _resize_axis(leading, out_length, scale, antialiasing, dtype, integer)
+        return resized.view(out_length, before, after).transpose(0, 1).contiguous()
+    lines = lines.contiguous()
+    plan = _plan(length, out_length, scale, antialiasing)
     out = torch.empty((before, out_length, after), dtype=dtype, device=lines.device)
-    offset = 0
-    for tile in tiles:
-        height, width = tile.weights.shape
-        matrix = dense[offset : offset + height * width].view(height, width)
-        offset += height * width
-        source = lines[:, tile.first : tile.last].to(dtype)  # converts one tile at a time
-        if after == 1:
-            torch.mm(source[:, :, 0], matrix.T, out=out[:, tile.start : tile.stop, 0])
-        else:
-            for index in range(before):
-                torch.mm(matrix, source[index], out=out[index, tile.start : tile.stop])
+    rounding = None if integer is None else _Rounding(lines, out, scale, antialiasing, integer)
+    if after <= _INTERLEAVED_LIMIT:
+        kron = _plan_tensors(length, out_length, scale, antialiasing, after, lines.device, dtype)
+        rows = _converted(lines, dtype).view(before, length * after)
+        out_rows = out.view(before, out_length * after)
+        for piece, matrices in zip(plan, kron, strict=True):
+            source = rows.as_strided(
+                (piece.count, before, matrices.shape[1]),
+                (piece.stride * after, length * after, 1),
+                rows.storage_offset() + piece.first * after,
+            )
+            target = out_rows[:, piece.start * after : piece.stop * after]
+            torch.bmm(source, matrices, out=target.view(before, piece.count, -1).transpose(0, 1))
+        if rounding is not None:
+            rounding.band(0, out_length)
+            rounding.finish()
+        return out
+    per_band = max(1, _BAND_VALUES // (before * after * max(piece.lines for piece in plan)))
+    matrices = _plan_tensors(length, out_length, scale, antialiasing, None, lines.device, dtype)
+    bands = [
+        (piece.part(begin, begin + per_band), weights[begin : begin + per_band])
+        for piece, weights in zip(plan, matrices, strict=True)
+        for begin in range(0, piece.count, per_band)
+    ]
+    converted = None
+    if lines.dtype != dtype:  # once per band (not per overlapping tile), into one buffer
+        rows = max(band.last - band.first for band, _ in bands)
+        converted = lines.new_empty((before, rows, after), dtype=dtype)
+    for band, weights in bands:
+        source = lines[:, band.first : band.last]
+        if converted is not None:
+            source = converted[:, : band.last - band.first].copy_(source)
+        for index in range(before):
+            windows = source[index].as_strided(
+                (band.count, weights.shape[2], after), (band.stride * after, after, 1)
+            )
+            target = out[index, band.start : band.stop].view(band.count, band.lines, after)
+            torch.bmm(weights, windows, out=target)
+        if rounding is not None:
+            rounding.band(band.start, band.stop)
+    if rounding is not None:
+        rounding.finish()
     return out
 
 
-def _round_like_matlab(resized: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Saturate and round half away from zero in place, as MATLAB does after every pass."""
-    peak = float(torch.iinfo(dtype).max)
-    return resized.clamp_(0.0, peak).add_(0.5).floor_()
+def _converted(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`tensor` in `dtype`; integers on the CPU through numpy, whose casts are 2x faster."""
+    if tensor.dtype == dtype:
+        return tensor
+    if tensor.device.type == "cpu" and tensor.dtype in _INTEGER_TORCH:
+        return torch.from_numpy(tensor.numpy().astype(_NUMPY_FLOAT[dtype]))
+    return tensor.to(dtype)
+
+
+_NUMPY_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_tensors(
+    in_length: int,
+    out_length: int,
+    scale: float,
+    antialiasing: bool,
+    interleave: int | None,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, ...]:
+    """The weights of each piece of `_plan` (kron-expanded for `interleave` values per line
+    when given) on `device` in `dtype`, moved in one transfer."""
+    if interleave is None:
+        matrices = tuple(
+            piece.weights for piece in _plan(in_length, out_length, scale, antialiasing)
+        )
+    else:
+        matrices = _interleaved_plan(in_length, out_length, scale, antialiasing, interleave)
+    flat = torch.from_numpy(np.concatenate([matrix.ravel() for matrix in matrices]))
+    flat = flat.to(device=device, dtype=dtype)
+    sizes = [matrix.size for matrix in matrices]
+    return tuple(
+        part.view(matrix.shape) for part, matrix in zip(flat.split(sizes), matrices, strict=True)
+    )
+
+
+class _Rounding:
+    """Rounds a pass half away from zero and saturates, as MATLAB does after every pass.
+
+    Off the CPU the products ran in float64 and are rounded directly. On the CPU they may
+    have run in float32: multiplying or adding zero is exact, so an output's error is at
+    most peak * sum|w| * (taps + 2) * unit in any summation order, and the float64 reference
+    sum has the same bound in float64 units. `margin` adds both (3e-4 grey levels for uint8
+    shrunk by 4 in float32). Only values within `margin` of k + 0.5 can round differently
+    from the exact sum: those few (under 0.1%) are summed again in float64, tap by tap in
+    MATLAB's order, and rounded from that. numpy does the CPU work: its calls cost a fifth
+    of torch's, which matters for many bands.
+    """
+
+    def __init__(
+        self,
+        lines: torch.Tensor,
+        out: torch.Tensor,
+        scale: float,
+        antialiasing: bool,
+        integer: torch.dtype,
+    ) -> None:
+        self.lines, self.out = lines, out
+        self.peak = float(torch.iinfo(integer).max)
+        self.checked = out.device.type == "cpu"
+        if not self.checked:
+            return
+        self.weights, self.indices = contributions(
+            lines.shape[1], out.shape[1], scale, antialiasing
+        )
+        taps = self.weights.shape[1]
+        units = (taps + 2) * (torch.finfo(out.dtype).eps + torch.finfo(torch.float64).eps) / 2
+        self.margin = self.peak * float(np.abs(self.weights).sum(axis=1).max()) * units
+        self.values = out.numpy()
+        self.nearest = np.empty(0, dtype=self.values.dtype)  # one buffer for every band
+        self.near_half: list[tuple[int, int, np.ndarray]] = []
+
+    def band(self, start: int, stop: int) -> None:
+        """Round out[:, start:stop] in place and note the values too near k + 0.5."""
+        if not self.checked:
+            self.out[:, start:stop].clamp_(0.0, self.peak).add_(0.5).floor_()
+            return
+        values = self.values[:, start:stop]
+        if self.nearest.size < values.size:
+            self.nearest = np.empty(values.size, dtype=values.dtype)
+        nearest = self.nearest[: values.size].reshape(values.shape)
+        np.rint(values, out=nearest)  # half to even; ties are within the margin, redone
+        distance = np.abs(np.subtract(values, nearest, out=values), out=values)
+        near = np.flatnonzero(distance > 0.5 - self.margin)
+        np.clip(nearest, 0.0, self.peak, out=values)
+        if near.size:
+            self.near_half.append((start, stop, near))
+
+    def finish(self) -> None:
+        """Replace the noted values by the rounded float64 sums of their taps."""
+        if not self.near_half:
+            return
+        before, _, after = self.values.shape
+        line, position, channel = (
+            np.concatenate(axis)
+            for axis in zip(
+                *(
+                    np.unravel_index(near, (before, stop - start, after))
+                    for start, stop, near in self.near_half
+                ),
+                strict=True,
+            )
+        )
+        position += np.concatenate([np.full(near.size, start) for start, _, near in self.near_half])
+        sources = self.lines.numpy()[line[:, None], self.indices[position], channel[:, None]]
+        weights = self.weights[position]
+        exact = np.zeros(len(line))
+        for tap in range(weights.shape[1]):
+            exact += weights[:, tap] * sources[:, tap]
+        self.values[line, position, channel] = np.clip(np.floor(exact + 0.5), 0.0, self.peak)
