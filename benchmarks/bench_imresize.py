@@ -6,8 +6,9 @@ by 4:
   commonly use (one torch matrix-vector product per output line and channel, float32);
 - "per line": the same loop vectorised over channels and run by numpy in float64 with MATLAB's
   per-pass uint8 rounding (bit-identical to rwsr), a stronger baseline.
-Target: rwsr >= 10x faster than the straightforward implementation. Both run on one thread by default: on a
-shared machine multi-threaded timings of many small products swing by 100x.
+Target: rwsr >= 10x faster than the straightforward implementation. Both get the same torch
+threads (default 1; `--threads 2` is what torch uses on a 2-core machine). uint8 does more
+work than the first reference: MATLAB's rounding after each pass, checked against float64.
 
     nice -n 10 .venv/bin/python benchmarks/bench_imresize.py [--repeats 5] [--threads 1]
 """

@@ -469,7 +469,7 @@ class _Rounding:
         self.margin = self.peak * float(np.abs(self.weights).sum(axis=1).max()) * units
         self.values = out.numpy()
         self.nearest = np.empty(0, dtype=self.values.dtype)  # one buffer for every band
-        self.near_half: list[tuple[int, int, np.ndarray]] = []
+        self.near_half: list[np.ndarray] = []  # flat indices into the output
 
     def band(self, start: int, stop: int) -> None:
         """Round out[:, start:stop] in place and note the values too near k + 0.5."""
@@ -484,28 +484,19 @@ class _Rounding:
         distance = np.abs(np.subtract(values, nearest, out=values), out=values)
         near = np.flatnonzero(distance > 0.5 - self.margin)
         np.clip(nearest, 0.0, self.peak, out=values)
-        if near.size:
-            self.near_half.append((start, stop, near))
+        if near.size:  # flat indices into the band -> flat indices into the whole output
+            line, rest = np.divmod(near, values[0].size)
+            self.near_half.append(line * self.values[0].size + start * values.shape[2] + rest)
 
     def finish(self) -> None:
         """Replace the noted values by the rounded float64 sums of their taps."""
         if not self.near_half:
             return
-        before, _, after = self.values.shape
-        line, position, channel = (
-            np.concatenate(axis)
-            for axis in zip(
-                *(
-                    np.unravel_index(near, (before, stop - start, after))
-                    for start, stop, near in self.near_half
-                ),
-                strict=True,
-            )
-        )
-        position += np.concatenate([np.full(near.size, start) for start, _, near in self.near_half])
+        near = np.concatenate(self.near_half)
+        line, position, channel = np.unravel_index(near, self.values.shape)
         sources = self.lines.numpy()[line[:, None], self.indices[position], channel[:, None]]
         weights = self.weights[position]
-        exact = np.zeros(len(line))
+        exact = np.zeros(len(near))
         for tap in range(weights.shape[1]):
             exact += weights[:, tap] * sources[:, tap]
-        self.values[line, position, channel] = np.clip(np.floor(exact + 0.5), 0.0, self.peak)
+        np.put(self.values, near, np.clip(np.floor(exact + 0.5), 0.0, self.peak))
