@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rwsr.cli.common import keep_freed_memory
 from rwsr.data.imresize import imresize
 from rwsr.imageio import read_image, write_image
 from rwsr.train.config import load_config
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--full-iterations", type=int, default=3)
     args = parser.parse_args()
+    keep_freed_memory()  # as the `rwsr` command does
     measure(
         "tiny preset (batch 2, HR 32, fp32, decoded up front)",
         ["data.preload=always"],

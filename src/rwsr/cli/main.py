@@ -7,6 +7,7 @@ import typer
 
 from rwsr.cli import bench, convert, evaluate, info, mos, noise, pairs, train, upscale
 from rwsr.cli import ngdc as ngdc_command
+from rwsr.cli.common import keep_freed_memory
 
 app = typer.Typer(
     name="rwsr",
@@ -28,4 +29,5 @@ app.command("bench")(bench.bench)
 
 
 def main() -> None:
+    keep_freed_memory()
     app(prog_name="rwsr")
