@@ -6,11 +6,11 @@ by 4:
   commonly use (one torch matrix-vector product per output line and channel, float32);
 - "per line": the same loop vectorised over channels and run by numpy in float64 with MATLAB's
   per-pass uint8 rounding (bit-identical to rwsr), a stronger baseline.
-Target: rwsr >= 10x faster than the straightforward implementation. Both get the same torch
-threads (default 1; `--threads 2` is what torch uses on a 2-core machine). uint8 does more
-work than the first reference: MATLAB's rounding after each pass, checked against float64.
+Target: rwsr >= 10x faster than the straightforward implementation. Both sides get the same
+torch threads: one, then every core (what torch uses by default). uint8 does more work than
+the first reference: MATLAB's rounding after each pass, checked against float64.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_imresize.py [--repeats 5] [--threads 1]
+    .venv/bin/python benchmarks/bench_imresize.py [--repeats 5] [--threads N ...]
 """
 
 from __future__ import annotations
@@ -78,15 +78,28 @@ def best_seconds(run: Callable[[], object], repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (reference: 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        action="append",
+        help="torch threads, for both sides; repeat for several (default: 1 and every core)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, size=(1356, 2040, 3), dtype=np.uint8)
-    mpix = image.shape[0] * image.shape[1] / 1e6
-    torch.set_num_threads(args.threads)
+    expected = reference_imresize(image, 0.25)
+    assert np.array_equal(imresize(image, 0.25), expected), "numpy result differs from reference"
+    naive_out = per_channel_reference(image, 0.25).astype(int)
+    assert np.abs(naive_out - expected).max() <= 1, "per-channel reference differs by > 1 level"
+    for threads in args.threads or sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        measure(image, args.repeats, threads)
 
-    ref = best_seconds(lambda: reference_imresize(image, 0.25), args.repeats)
-    naive = best_seconds(lambda: per_channel_reference(image, 0.25), max(1, args.repeats // 2))
+
+def measure(image: np.ndarray, repeats: int, threads: int) -> None:
+    mpix = image.shape[0] * image.shape[1] / 1e6
+    ref = best_seconds(lambda: reference_imresize(image, 0.25), repeats)
+    naive = best_seconds(lambda: per_channel_reference(image, 0.25), max(1, repeats // 2))
     as_float = image.astype(np.float32) / 255
     chw = torch.from_numpy(image).permute(2, 0, 1).contiguous()  # as a DataLoader yields it
     chw_float = chw.float() / 255
@@ -96,19 +109,15 @@ def main() -> None:
         "torch uint8 CHW": lambda: imresize(chw, 0.25),
         "torch float32 CHW": lambda: imresize(chw_float, 0.25),
     }
-    expected = reference_imresize(image, 0.25)
-    assert np.array_equal(imresize(image, 0.25), expected), "numpy result differs from reference"
-    naive_out = per_channel_reference(image, 0.25).astype(int)
-    assert np.abs(naive_out - expected).max() <= 1, "per-channel reference differs by > 1 level"
     print(
-        f"input {image.shape[1]}x{image.shape[0]} RGB, shrink x1/4, best of {args.repeats}, "
-        f"{args.threads} torch thread(s), reference single-threaded"
+        f"\ninput {image.shape[1]}x{image.shape[0]} RGB, shrink x1/4, best of {repeats}, "
+        f"{threads} torch thread(s) on both sides"
     )
     print(f"{'':28s} {'time':>8s} {'MPix/s':>8s}  vs per line and channel / vs per line")
     for name, seconds in (("ref: per line and channel", naive), ("ref: per line (numpy)", ref)):
         print(f"{name:28s} {seconds * 1e3:7.1f}ms {mpix / seconds:8.1f}")
     for name, run in cases.items():
-        seconds = best_seconds(run, args.repeats)
+        seconds = best_seconds(run, repeats)
         print(
             f"{name:28s} {seconds * 1e3:7.1f}ms {mpix / seconds:8.1f}  "
             f"{naive / seconds:6.1f}x / {ref / seconds:4.1f}x"
