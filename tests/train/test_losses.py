@@ -1,5 +1,6 @@
-"""Loss routing proven with autograd: under the exclusionary objective (Eq. 8) the pixel loss
-reaches only branch y and the adversarial loss only branch x."""
+"""Loss routing proven with autograd: under Eq. 8 (literal, the default, and rwsr's
+stop-gradient variant) the pixel loss reaches only branch y and the adversarial loss only
+branch x; the default's values are the authors' objective."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from rwsr.models.discriminators import PatchGAN, PatchGANConfig
 from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
 from rwsr.models.rrdbnet import RRDBNetConfig
 from rwsr.models.vgg import VGGFeatureExtractor
+from rwsr.train.config import LossConfig
 from rwsr.train.losses import (
     PerceptualLoss,
     discriminator_loss,
     generator_losses,
+    loss_inputs,
     ragan_discriminator_loss,
     ragan_generator_loss,
 )
@@ -118,3 +121,30 @@ def test_perceptual_loss_uses_the_chosen_layers() -> None:
     image = torch.rand(1, 3, 32, 32)
     assert float(loss(image, image)) == 0
     assert float(loss(image, image.flip(-1))) > 0
+
+
+def test_default_routing_is_the_authors_objective() -> None:
+    """Eq. 8 as the authors' training code computes it: L1 between the pixel branch's term and
+    HR, RaGAN on D(adversarial branch's term) against D(HR), perceptual loss on the fused I_SR."""
+    routing = LossConfig().routing
+    model = _generator("official")
+    discriminator = PatchGAN(PatchGANConfig(nf=8, layers=2))
+    out = model(torch.rand(2, 3, 24, 24), return_terms=True)
+    hr = torch.rand(2, 3, 24, 24)
+    values = generator_losses(
+        out,
+        hr,
+        routing=routing,
+        weights={"pix": 1, "adv": 1},
+        perceptual=None,
+        discriminator=discriminator,
+    )
+    torch.testing.assert_close(values["pix"], torch.nn.functional.l1_loss(out.term_y, hr))
+    real, fake = discriminator(hr), discriminator(out.term_x)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    expected_adv = (
+        bce(real - fake.mean(), torch.zeros_like(real))
+        + bce(fake - real.mean(), torch.ones_like(fake))
+    ) / 2
+    torch.testing.assert_close(values["adv"], expected_adv)
+    assert loss_inputs(out, routing)["per"] is out.sr

@@ -71,7 +71,7 @@ class ModelSection(_Section):
 
 
 class LossConfig(_Section):
-    routing: Routing = "exclusionary"
+    routing: Routing = "literal"
     pix: float = Field(0.01, ge=0)
     per: float = Field(1.0, ge=0)
     adv: float = Field(0.005, ge=0)

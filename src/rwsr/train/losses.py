@@ -5,14 +5,15 @@ relativistic average GAN (RaGAN) with BCE-with-logits, for G and for D. The disc
 always trains on the fused output I_SR against HR (the authors' code).
 
 Routing of the generator objective (`Routing`):
-- "exclusionary" (Eq. 8, default): each loss judges the whole fused image, but its gradient
+- "literal" (default): Eq. 8 as written, and what the authors' training code does (checked
+  against their SRGANModel.optimize_parameters): L_adv on term_x alone (D judges
+  M_alpha*I_R^x; in the official head tail_conv1's output), L_pix between term_y alone and
+  HR, L_per on I_SR (term_x = M_alpha*I_R^x, term_y = M_beta*I_R^y, I_SR = term_x + term_y).
+- "exclusionary" (rwsr's variant): each loss judges the whole fused image, but its gradient
   reaches only its own branch: L_adv sees term_x + sg(term_y), L_pix sees sg(term_x) + term_y,
-  L_per sees I_SR (sg = stop-gradient; term_x = M_alpha*I_R^x, term_y = M_beta*I_R^y). The
-  gradient paths are those of Eq. 8 (L_adv through M_alpha and I_R^x, L_pix through M_beta
-  and I_R^y); the values differ from a literal Eq. 8 because D and the pixel loss compare
+  L_per sees I_SR (sg = stop-gradient). The gradient paths are those of Eq. 8 (L_adv through
+  M_alpha and I_R^x, L_pix through M_beta and I_R^y), while D and the pixel loss compare
   complete images with HR.
-- "literal": Eq. 8 read literally: L_adv on term_x alone (D sees M_alpha*I_R^x), L_pix between
-  term_y alone and HR, L_per on I_SR.
 - "weighted-sum" (Eq. 7, the baseline): all three losses on I_SR.
 For a generator without a head (plain RRDBNet) every routing puts all losses on its output.
 """
