@@ -145,3 +145,19 @@ def test_cli_runs_algorithm_one(sets: tuple[Path, Path], tmp_path: Path) -> None
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "(resumed)" in again.output
     assert np.asarray(open_bank(tmp_path / "out" / "bank").patches).shape[1:] == (32, 32, 3)
+
+
+def test_fixed_rule_replaces_the_cati_for_target_and_auxiliary_sets(
+    sets: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The authors' fixed rule (variance < 20 on 32 px windows here): sigma 4 windows (variance
+    ~7) pass, sigma 16 windows (~114) do not, and the clean ones (~0) pass too, since a fixed
+    bound has no lower end."""
+    target, aux = sets
+    config = NgdcConfig(sampling=NoiseSamplingConfig(patch=32, max_variance=20))
+    result = run_ngdc(target, aux, tmp_path / "out", config=config, progress=False)
+    kept = sorted(
+        Path(r.path).name for r in result.records if r.role == "aux" and r.status == "kept"
+    )
+    assert kept == ["aux_100_s4.png", "aux_101_s4.png", "aux_102_s0.png", "aux_103_s0.png"]
+    assert result.cati.rule == "fixed" and result.cati.variance[1] < 20

@@ -137,3 +137,26 @@ def test_parallel_collection_gives_the_same_bank(
     serial, parallel = open_bank(tmp_path / "serial"), open_bank(tmp_path / "parallel")
     assert np.array_equal(np.asarray(serial.patches), np.asarray(parallel.patches))
     assert serial.index["entries"] == parallel.index["entries"]
+
+
+def test_cli_fixed_rule_banks_the_flat_windows_of_known_noise(
+    noisy_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    """sigma 5 puts flat windows near variance 11 (luma); texture is far above. A fixed
+    variance bound of 20 keeps every flat unclipped window, 5 keeps none and says what to do."""
+    source = noisy_folder("src", [5.0, 5.0])
+    runner = CliRunner()
+    common = ["noise", "collect", str(source), "--patch", "32", "--no-progress"]
+    result = runner.invoke(app, [*common, "-o", str(tmp_path / "bank"), "--max-variance", "20"])
+    assert result.exit_code == 0, result.output
+    bank = open_bank(tmp_path / "bank")
+    assert bank.cati.rule == "fixed"
+    flat_windows = sum(
+        in_flat_quadrant(y, x, 32) for y in range(0, 256, 32) for x in range(0, 256, 32)
+    )
+    assert len(bank) == 2 * flat_windows  # 48 flat windows per image, all below 20
+    assert max(bank.index["entries"]["variance"]) < 20
+    strict = runner.invoke(app, [*common, "-o", str(tmp_path / "none"), "--max-variance", "5"])
+    assert strict.exit_code != 0 and "raise --max-variance" in strict.output.lower()
+    alone = runner.invoke(app, [*common, "-o", str(tmp_path / "x"), "--min-mean", "50"])
+    assert alone.exit_code == 2 and "give --max-variance too" in alone.output

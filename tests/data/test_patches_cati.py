@@ -80,3 +80,23 @@ def test_too_few_patches_widen_or_refuse_with_reasons() -> None:
         compute_cati(variance, mean, config=NoiseSamplingConfig(min_patches=50))
     with pytest.raises(InputError, match="no usable patches"):
         compute_cati(np.zeros(0), np.zeros(0))
+
+
+def test_fixed_rule_keeps_exactly_variance_below_and_mean_above() -> None:
+    """The authors' released bank: variance < max_variance and mean > min_mean, strictly."""
+    rng = np.random.default_rng(1)
+    variance = np.concatenate([rng.uniform(0, 60, size=500), [20.0, 19.999, 5.0, 5.0]])
+    mean = np.concatenate([rng.uniform(0, 255, size=500), [120.0, 120.0, 50.0, 50.001]])
+    config = NoiseSamplingConfig(max_variance=20, min_mean=50)
+    cati = compute_cati(variance, mean, config=config)
+    expected = (variance < 20) & (mean > 50)
+    assert np.array_equal(cati.contains(variance, mean), expected)
+    assert cati.contains(variance[-4:], mean[-4:]).tolist() == [False, True, False, True]
+    assert cati.rule == "fixed" and cati.selected == int(expected.sum())
+    assert cati.describe().startswith("fixed rule: variance < 20.000, mean > 50.00")
+    assert "--max-variance" in cati.how_to_widen()
+
+
+def test_min_mean_alone_is_refused() -> None:
+    with pytest.raises(ValueError, match="give max_variance too"):
+        NoiseSamplingConfig(min_mean=50)

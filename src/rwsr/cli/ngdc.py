@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rwsr.cli.common import reports_errors
-from rwsr.cli.noise import sampling_config
+from rwsr.cli.noise import MaxVariance, MinMean, sampling_config
 from rwsr.cli.pairs import default_workers
 
 
@@ -31,6 +31,8 @@ def ngdc(
         int, typer.Option(min=1, help="In-CATI windows an auxiliary image needs to be kept.")
     ] = 1,
     keep_clipped: Annotated[bool, typer.Option(help="Also use clipped windows.")] = False,
+    max_variance: MaxVariance = None,
+    min_mean: MinMean = 0.0,
     export_png: Annotated[bool, typer.Option(help="Also write bank patches as PNG.")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = default_workers(),
     overwrite: Annotated[
@@ -54,6 +56,8 @@ def ngdc(
             min_patches=min_patches,
             refuse_few=refuse_few,
             keep_clipped=keep_clipped,
+            max_variance=max_variance,
+            min_mean=min_mean,
         ),
         pairs=PairsConfig(scale=scale, cleanup=cleanup),
         aux_cleanup=aux_cleanup,

@@ -9,6 +9,7 @@ import typer
 
 from rwsr.cli.common import reports_errors
 from rwsr.cli.pairs import default_workers
+from rwsr.errors import ConfigError
 
 if TYPE_CHECKING:
     from rwsr.data.cati import NoiseSamplingConfig
@@ -16,18 +17,44 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Noise sampling (CATI) and noise banks.", no_args_is_help=True)
 
 
+# The fixed rule (Impressionism, the authors' released noise bank) instead of the CATI.
+MaxVariance = Annotated[
+    float | None,
+    typer.Option(
+        min=0.001,
+        help="Fixed rule instead of the CATI: windows with luma variance below this "
+        "(the authors' released bank: 20).",
+    ),
+]
+MinMean = Annotated[
+    float,
+    typer.Option(min=0.0, max=255.0, help="With --max-variance: windows with mean above this."),
+]
+
+
 def sampling_config(
-    *, patch: int, percentile: float, min_patches: int, refuse_few: bool, keep_clipped: bool
+    *,
+    patch: int,
+    percentile: float,
+    min_patches: int,
+    refuse_few: bool,
+    keep_clipped: bool,
+    max_variance: float | None,
+    min_mean: float,
 ) -> NoiseSamplingConfig:
     """The noise-sampling settings from the options `noise collect` and `ngdc` share."""
     from rwsr.data.cati import NoiseSamplingConfig
 
+    if min_mean and max_variance is None:
+        raise ConfigError("--min-mean belongs to the fixed rule: give --max-variance too")
     return NoiseSamplingConfig(
         patch=patch,
         percentile=percentile,
         exclude_clipped=not keep_clipped,
         min_patches=min_patches,
         too_few="refuse" if refuse_few else "widen",
+        max_variance=max_variance,
+        min_mean=min_mean,
     )
 
 
@@ -52,6 +79,8 @@ def collect(
     keep_clipped: Annotated[
         bool, typer.Option(help="Also use windows with samples at 0 or the maximum.")
     ] = False,
+    max_variance: MaxVariance = None,
+    min_mean: MinMean = 0.0,
     export_png: Annotated[
         bool, typer.Option(help="Also write every patch as png/NNNNNN.png.")
     ] = False,
@@ -62,7 +91,8 @@ def collect(
     """Collect a noise bank: CATI of the flattest windows, then every window inside it.
 
     CATI = variance and mean intervals (BT.601 luma, 0-255) of the bottom percentile of
-    windows by variance. Writes patches.npy (memory-mappable), index.json and report.*.
+    windows by variance; --max-variance/--min-mean use a fixed rule instead (as the authors'
+    released bank). Writes patches.npy (memory-mappable), index.json and report.*.
     """
     from rwsr.data.noise_collect import collect_noise
 
@@ -72,6 +102,8 @@ def collect(
         min_patches=min_patches,
         refuse_few=refuse_few,
         keep_clipped=keep_clipped,
+        max_variance=max_variance,
+        min_mean=min_mean,
     )
     result = collect_noise(
         source,

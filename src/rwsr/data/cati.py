@@ -8,6 +8,11 @@ the CATI when its variance and its mean both lie inside (bounds included).
 With few patches the bottom percentile can shrink to a single patch and the CATI to a point;
 `min_patches` sets how many patches must stand behind it, and `too_few` says whether to widen
 the selection to that many (recorded in the result) or refuse.
+
+`max_variance` replaces the CATI by the fixed rule of Impressionism, with which the authors
+built the noise bank of their released models (their collect_noise.py: 256 px windows,
+variance < 20 and mean > 0 for DF2K, mean > 50 for DPED). rwsr applies it to BT.601 luma;
+PIL's integer 'L' luma that they used adds about 1/12 to each variance.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rwsr.errors import InputError
 
@@ -33,6 +38,16 @@ class NoiseSamplingConfig(BaseModel):
     too_few: Literal["widen", "refuse"] = Field(
         "widen", description="when the percentile selects fewer than min_patches"
     )
+    max_variance: float | None = Field(
+        None, gt=0, description="fixed rule instead of the CATI: variance below this"
+    )
+    min_mean: float = Field(0.0, ge=0, lt=255, description="with max_variance: mean above this")
+
+    @model_validator(mode="after")
+    def _min_mean_needs_the_fixed_rule(self) -> NoiseSamplingConfig:
+        if self.min_mean and self.max_variance is None:
+            raise ValueError("min_mean belongs to the fixed rule: give max_variance too")
+        return self
 
 
 class Cati(BaseModel):
@@ -46,6 +61,7 @@ class Cati(BaseModel):
     selected: int = Field(description="patches the intervals were taken over")
     candidates: int = Field(description="usable patches the selection was made from")
     widened: bool = Field(False, description="selection widened to min_patches")
+    rule: Literal["cati", "fixed"] = Field("cati", description="fixed: max_variance/min_mean")
 
     @property
     def effective_percentile(self) -> float:
@@ -60,7 +76,18 @@ class Cati(BaseModel):
             & (mean <= self.mean[1])
         )
 
+    def how_to_widen(self) -> str:
+        """The option that lets more patches in."""
+        if self.rule == "fixed":
+            return "raise --max-variance or lower --min-mean"
+        return "raise --percentile"
+
     def describe(self) -> str:
+        if self.rule == "fixed":
+            return (
+                f"fixed rule: variance < {self.variance[1]:.3f}, mean > {self.mean[0]:.2f} "
+                f"(luma 0-255), met by {self.selected} of {self.candidates} patches"
+            )
         text = (
             f"variance [{self.variance[0]:.3f}, {self.variance[1]:.3f}], "
             f"mean [{self.mean[0]:.2f}, {self.mean[1]:.2f}] (luma 0-255) from the "
@@ -72,7 +99,8 @@ class Cati(BaseModel):
 def compute_cati(
     variance: np.ndarray, mean: np.ndarray, *, config: NoiseSamplingConfig | None = None
 ) -> Cati:
-    """CATI over candidate patches (already filtered for clipping by the caller)."""
+    """CATI over candidate patches (already filtered for clipping by the caller), or the
+    fixed rule when `config.max_variance` is set."""
     config = config or NoiseSamplingConfig()
     candidates = int(variance.size)
     if candidates == 0:
@@ -81,6 +109,17 @@ def compute_cati(
             "unreadable, or every patch was clipped); use a smaller --patch or "
             "--keep-clipped"
         )
+    if config.max_variance is not None:
+        # Strict bounds, stored as the nearest inclusive ones.
+        fixed = Cati(
+            variance=(0.0, float(np.nextafter(config.max_variance, -np.inf))),
+            mean=(float(np.nextafter(config.min_mean, np.inf)), 255.0),
+            percentile=100.0,
+            selected=0,
+            candidates=candidates,
+            rule="fixed",
+        )
+        return fixed.model_copy(update={"selected": int(fixed.contains(variance, mean).sum())})
     selected = math.ceil(candidates * config.percentile / 100.0)
     widened = False
     if selected < config.min_patches:

@@ -92,7 +92,7 @@ def open_bank(path: str | Path) -> NoiseBank:
         cati = Cati.model_validate(index["cati"])
         raise InputError(
             f"{path}: the noise bank holds 0 patches. CATI: {cati.describe()}. No patch of the "
-            "sources lies in both intervals; raise --percentile, use a smaller --patch, "
+            f"sources lies in both intervals; {cati.how_to_widen()}, use a smaller --patch, "
             "allow clipped patches, or train without noise injection"
         )
     return NoiseBank(path, patches, index)
@@ -129,7 +129,7 @@ def write_bank(
     if count == 0:
         raise InputError(
             f"{out_dir}: no patch lies inside the CATI ({cati.describe()}); nothing to bank. "
-            "Raise --percentile, use a smaller --patch or allow clipped patches"
+            f"{cati.how_to_widen().capitalize()}, use a smaller --patch or allow clipped patches"
         )
     for name in (INDEX_FILE, PATCHES_FILE):
         if (out_dir / name).exists() and not overwrite:
