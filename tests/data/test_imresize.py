@@ -179,21 +179,29 @@ def test_scale_and_size_together_follow_matlab() -> None:
     np.testing.assert_allclose(both[:20, :20], imresize(image, 0.5), atol=1e-12)
 
 
-def matlab_uint8_reference(image: np.ndarray, scale: float) -> np.ndarray:
-    """MATLAB's uint8 imresize written out plainly: per pass (rows first), each output is the
-    float64 sum of weight * tap, tap by tap, rounded half away from zero, saturated."""
+def plain_reference(
+    image: np.ndarray, scale: float | tuple[float, float], size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """MATLAB's imresize written out plainly: per pass (smaller scale first, rows on a tie),
+    each output is the float64 sum of weight * tap, tap by tap; uint8 passes are rounded half
+    away from zero and saturated."""
+    scales = (scale, scale) if isinstance(scale, float) else scale
+    if size is None:
+        size = (int(np.ceil(image.shape[0] * scales[0])), int(np.ceil(image.shape[1] * scales[1])))
     out = image.astype(np.float64)
-    for axis in (0, 1):
-        size = int(np.ceil(out.shape[axis] * scale))
-        weights, indices = contributions(out.shape[axis], size, scale, True)
+    for axis in (0, 1) if scales[0] <= scales[1] else (1, 0):
+        if size[axis] == out.shape[axis] and scales[axis] == 1:
+            continue
+        weights, indices = contributions(out.shape[axis], size[axis], scales[axis], True)
         moved = np.moveaxis(out, axis, 0)
-        summed = np.zeros((size,) + moved.shape[1:])
+        summed = np.zeros((size[axis],) + moved.shape[1:])
         for tap in range(weights.shape[1]):
-            summed += (
-                weights[:, tap].reshape((-1,) + (1,) * (moved.ndim - 1)) * moved[indices[:, tap]]
-            )
-        out = np.moveaxis(np.clip(np.floor(summed + 0.5), 0, 255), 0, axis)
-    return out.astype(np.uint8)
+            column = weights[:, tap].reshape((-1,) + (1,) * (moved.ndim - 1))
+            summed += column * moved[indices[:, tap]]
+        if image.dtype == np.uint8:
+            summed = np.clip(np.floor(summed + 0.5), 0, 255)
+        out = np.moveaxis(summed, 0, axis)
+    return out.astype(image.dtype)
 
 
 PHOTO = skimage.data.astronaut()[40:252, 60:346]  # 212 x 286: regular batches and borders
@@ -201,10 +209,10 @@ PHOTO = skimage.data.astronaut()[40:252, 60:346]  # 212 x 286: regular batches a
 
 @pytest.mark.parametrize("scale", [0.25, 1 / 3, 0.5, 0.7, 2.0, 3.0])
 def test_uint8_is_the_rounded_float64_sum_of_every_pass(scale: float) -> None:
-    expected = matlab_uint8_reference(PHOTO, scale)
+    expected = plain_reference(PHOTO, scale)
     assert np.array_equal(imresize(PHOTO, scale), expected)  # HWC, interleaved width pass
     gray = PHOTO[:, :, 1]
-    assert np.array_equal(imresize(gray, scale), matlab_uint8_reference(gray, scale))
+    assert np.array_equal(imresize(gray, scale), plain_reference(gray, scale))
     chw = torch.from_numpy(PHOTO).permute(2, 0, 1)  # a view: channels are not contiguous
     assert np.array_equal(imresize(chw, scale).permute(1, 2, 0).numpy(), expected)
     batch = chw.expand(4, 3, -1, -1)  # 12 planes: the transposed-copy layout
@@ -212,7 +220,7 @@ def test_uint8_is_the_rounded_float64_sum_of_every_pass(scale: float) -> None:
 
 
 def test_uint8_exactness_does_not_depend_on_the_float32_matmul_precision() -> None:
-    expected = matlab_uint8_reference(PHOTO, 0.25)
+    expected = plain_reference(PHOTO, 0.25)
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("medium")  # allows bf16 products on AMX CPUs
     try:
@@ -234,3 +242,32 @@ def test_uint16_is_the_rounded_float64_sum_of_every_pass() -> None:
     for tap in range(weights_w.shape[1]):
         cols += weights_w[None, :, tap, None] * rows[:, indices_w[:, tap]]
     assert np.array_equal(out, np.clip(np.floor(cols + 0.5), 0, 65535).astype(np.uint16))
+
+
+def test_random_shapes_channels_scales_and_sizes_match_the_plain_reference() -> None:
+    """Every layout (gray, RGB, RGBA, 5 channels; numpy HWC and torch CHW), regular and
+    irregular tilings (p/q scales, sizes), uint8 exactly and floats to rounding."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        height, width = (int(v) for v in rng.integers(1, 90, size=2))
+        channels = [None, 1, 3, 4, 5][rng.integers(0, 5)]
+        shape = (height, width) if channels is None else (height, width, channels)
+        image = rng.integers(0, 256, size=shape).astype(np.uint8)
+        if rng.random() < 0.5:
+            image = image.astype(np.float32) / 255
+        if rng.random() < 0.5:
+            scale = float(rng.choice([0.25, 0.5, 1 / 3, 0.7, 2.0, 3.0, 0.37, 1.5]))
+            size, expected = None, plain_reference(image, scale)
+            got = imresize(image, scale)
+        else:
+            size = (int(rng.integers(1, 120)), int(rng.integers(1, 120)))
+            scale = (size[0] / height, size[1] / width)
+            expected, got = plain_reference(image, scale, size), imresize(image, size=size)
+        planar = torch.from_numpy(image).permute(2, 0, 1) if channels else None
+        if planar is not None:
+            planar = imresize(planar, None if size else scale, size=size).permute(1, 2, 0)
+        for result in (got, planar.numpy() if planar is not None else got):
+            if image.dtype == np.uint8:
+                assert np.array_equal(result, expected), (shape, scale, size)
+            else:
+                np.testing.assert_allclose(result, expected, atol=1e-5, err_msg=str((shape, scale)))
