@@ -325,7 +325,7 @@ _INTERLEAVED_LIMIT = 4
 # Up to this many line groups get one product each; more are cheaper as one transposed copy.
 _MATRIX_LOOP_LIMIT = 8
 # Output values per band: the band, its source lines and its rounding stay in cache.
-_BAND_VALUES = 1 << 17
+_BAND_VALUES = 1 << 18
 
 
 def _resize_axis(
