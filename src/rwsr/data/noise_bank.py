@@ -128,7 +128,8 @@ def write_bank(
     count = sum(int(s.y.size) for s in selections)
     if count == 0:
         raise InputError(
-            f"{out_dir}: no patch lies inside the CATI ({cati.describe()}); nothing to bank. "
+            f"{out_dir}: no patch meets the {'fixed rule' if cati.rule == 'fixed' else 'CATI'} "
+            f"({cati.describe()}); nothing to bank. "
             f"{cati.how_to_widen().capitalize()}, use a smaller --patch or allow clipped patches"
         )
     for name in (INDEX_FILE, PATCHES_FILE):
