@@ -123,7 +123,7 @@ def test_a_bank_with_zero_patches_explains_the_cati(tmp_path: Path) -> None:
     index = {"format": "rwsr-noise-bank", "version": 1, "count": 0, "patch": 32, "cati": cati}
     (bank / "index.json").write_text(json.dumps(index))
     with pytest.raises(
-        InputError, match=r"0 patches\. CATI: variance \[1\.000, 2\.000\].*raise --percentile"
+        InputError, match=r"0 patches \(variance \[1\.000, 2\.000\].*raise --percentile"
     ):
         open_bank(bank)
 
@@ -158,5 +158,15 @@ def test_cli_fixed_rule_banks_the_flat_windows_of_known_noise(
     assert max(bank.index["entries"]["variance"]) < 20
     strict = runner.invoke(app, [*common, "-o", str(tmp_path / "none"), "--max-variance", "5"])
     assert strict.exit_code != 0 and "raise --max-variance" in strict.output.lower()
+    bright = [
+        "--max-variance",
+        "20",
+        "--min-mean",
+        "255",
+    ]  # nothing is brighter: an error, no trace
+    none = runner.invoke(app, [*common, "-o", str(tmp_path / "bright"), *bright])
+    assert (
+        none.exit_code == 1 and none.output.startswith("error:") and "Traceback" not in none.output
+    )
     alone = runner.invoke(app, [*common, "-o", str(tmp_path / "x"), "--min-mean", "50"])
     assert alone.exit_code == 2 and "give --max-variance too" in alone.output

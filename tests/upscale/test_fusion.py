@@ -62,6 +62,7 @@ def test_official_head_is_fused_too(photo_rgb: np.ndarray) -> None:
     plain = RWSREDL(config).eval().to(memory_format=torch.channels_last)
     fused = copy.deepcopy(plain)
     assert fuse_activations(fused, CPU, torch.float32)
+    assert fuse_activations(fused, CPU, torch.float32)  # a second call changes nothing
     assert sum(isinstance(m, FusedConv2d) for m in fused.modules()) == 12 + 3 + 3 * 3 * 2
     image = photo_rgb[:24, :32]
     assert (

@@ -41,7 +41,7 @@ class NoiseSamplingConfig(BaseModel):
     max_variance: float | None = Field(
         None, gt=0, description="fixed rule instead of the CATI: variance below this"
     )
-    min_mean: float = Field(0.0, ge=0, lt=255, description="with max_variance: mean above this")
+    min_mean: float = Field(0.0, ge=0, le=255, description="with max_variance: mean above this")
 
     @model_validator(mode="after")
     def _min_mean_needs_the_fixed_rule(self) -> NoiseSamplingConfig:

@@ -287,9 +287,9 @@ def _resize(
     in_hw = (image.shape[axes[0]], image.shape[axes[1]])
     out_hw, scales = output_shape(in_hw, scale, size)
     integer = image.dtype if image.dtype in _INTEGER_TORCH else None
-    if integer is not None:
-        checked = image.device.type == "cpu" and integer == torch.uint8
-        work_dtype = torch.float32 if checked and _ieee_float32_products() else torch.float64
+    if integer is not None:  # float32 products on the CPU, checked by _Rounding
+        cpu_uint8 = image.device.type == "cpu" and integer == torch.uint8
+        work_dtype = torch.float32 if cpu_uint8 and _ieee_float32_products() else torch.float64
     elif image.dtype in (torch.float16, torch.bfloat16):
         work_dtype = torch.float32
     else:
@@ -313,7 +313,8 @@ def _resize(
 
 def _ieee_float32_products() -> bool:
     """Whether float32 matrix products on the CPU round like IEEE float32 (not bf16)."""
-    precision = getattr(torch.backends.mkldnn.matmul, "fp32_precision", "none")
+    matmul = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9
+    precision = getattr(matmul, "fp32_precision", "none")
     if precision == "none":
         precision = getattr(torch.backends, "fp32_precision", "none")
     return precision in ("none", "ieee") and torch.get_float32_matmul_precision() == "highest"
@@ -438,14 +439,14 @@ def _plan_tensors(
 class _Rounding:
     """Rounds a pass half away from zero and saturates, as MATLAB does after every pass.
 
-    Off the CPU the products ran in float64 and are rounded directly. On the CPU they may
-    have run in float32: multiplying or adding zero is exact, so an output's error is at
-    most peak * sum|w| * (taps + 2) * unit in any summation order, and the float64 reference
-    sum has the same bound in float64 units. `margin` adds both (3e-4 grey levels for uint8
+    The products ran in the output's precision (float32 for uint8 on the CPU, else float64).
+    Multiplying or adding zero is exact, so an output's error is at most
+    peak * sum|w| * (taps + 2) * unit in any summation order, and the float64 reference sum
+    has the same bound in float64 units. `margin` adds both (3e-4 grey levels for uint8
     shrunk by 4 in float32). Only values within `margin` of k + 0.5 can round differently
     from the exact sum: those few (under 0.1%) are summed again in float64, tap by tap in
-    MATLAB's order, and rounded from that. numpy does the CPU work: its calls cost a fifth
-    of torch's, which matters for many bands.
+    MATLAB's order, and rounded from that, so every device gives the same integers. numpy
+    does the CPU work: its calls cost a fifth of torch's, which matters for many bands.
     """
 
     def __init__(
@@ -456,47 +457,74 @@ class _Rounding:
         antialiasing: bool,
         integer: torch.dtype,
     ) -> None:
-        self.lines, self.out = lines, out
+        self.on_cpu = out.device.type == "cpu"
+        weights, indices = contributions(lines.shape[1], out.shape[1], scale, antialiasing)
         self.peak = float(torch.iinfo(integer).max)
-        self.checked = out.device.type == "cpu"
-        if not self.checked:
-            return
-        self.weights, self.indices = contributions(
-            lines.shape[1], out.shape[1], scale, antialiasing
-        )
-        taps = self.weights.shape[1]
+        taps = weights.shape[1]
         units = (taps + 2) * (torch.finfo(out.dtype).eps + torch.finfo(torch.float64).eps) / 2
-        self.margin = self.peak * float(np.abs(self.weights).sum(axis=1).max()) * units
-        self.values = out.numpy()
-        self.nearest = np.empty(0, dtype=self.values.dtype)  # one buffer for every band
-        self.near_half: list[np.ndarray] = []  # flat indices into the output
+        margin = self.peak * float(np.abs(weights).sum(axis=1).max()) * units
+        # 0.5 - margin in the products' precision, rounded towards 0 so that no value is missed.
+        precision = np.dtype(str(out.dtype).removeprefix("torch."))
+        self.threshold = np.nextafter(precision.type(0.5 - margin), precision.type(0))
+        if self.on_cpu:
+            self.values, self.sources = out.numpy(), lines.numpy()
+            self.weights, self.indices = weights, indices
+            self.nearest = np.empty(0, dtype=self.values.dtype)  # one buffer for every band
+        else:
+            # CUDA cannot index uint16 tensors: read them as int16 and undo the sign in finish.
+            self.values = out
+            self.sources = lines.view(torch.int16) if lines.dtype == torch.uint16 else lines
+            self.weights = torch.tensor(weights, device=out.device)
+            self.indices = torch.tensor(indices, device=out.device)
+            self.nearest = torch.empty(0, dtype=out.dtype, device=out.device)
+        self.near_half: list = []  # flat indices into the output (numpy or torch)
 
     def band(self, start: int, stop: int) -> None:
         """Round out[:, start:stop] in place and note the values too near k + 0.5."""
-        if not self.checked:
-            self.out[:, start:stop].clamp_(0.0, self.peak).add_(0.5).floor_()
-            return
         values = self.values[:, start:stop]
-        if self.nearest.size < values.size:
-            self.nearest = np.empty(values.size, dtype=values.dtype)
-        nearest = self.nearest[: values.size].reshape(values.shape)
-        np.rint(values, out=nearest)  # half to even; ties are within the margin, redone
-        distance = np.abs(np.subtract(values, nearest, out=values), out=values)
-        near = np.flatnonzero(distance > 0.5 - self.margin)
-        np.clip(nearest, 0.0, self.peak, out=values)
-        if near.size:  # flat indices into the band -> flat indices into the whole output
-            line, rest = np.divmod(near, values[0].size)
-            self.near_half.append(line * self.values[0].size + start * values.shape[2] + rest)
+        count = math.prod(values.shape)
+        if len(self.nearest) < count:
+            self.nearest = (
+                np.empty(count, dtype=self.values.dtype)
+                if self.on_cpu
+                else torch.empty(count, dtype=values.dtype, device=values.device)
+            )
+        nearest = self.nearest[:count].reshape(values.shape)
+        if self.on_cpu:
+            np.rint(values, out=nearest)  # half to even; ties are within the margin, redone
+            distance = np.abs(np.subtract(values, nearest, out=values), out=values)
+            near = np.flatnonzero(distance > self.threshold)
+            np.clip(nearest, 0.0, self.peak, out=values)
+        else:
+            torch.round(values, out=nearest)
+            distance = values.sub_(nearest).abs_()
+            near = torch.nonzero((distance > float(self.threshold)).reshape(-1)).squeeze(1)
+            torch.clamp(nearest, 0.0, self.peak, out=values)
+        if len(near):  # flat indices into the band -> flat indices into the whole output
+            per_line = math.prod(values.shape[1:])
+            line, rest = near // per_line, near % per_line
+            total = math.prod(self.values.shape[1:])
+            self.near_half.append(line * total + start * values.shape[2] + rest)
 
     def finish(self) -> None:
         """Replace the noted values by the rounded float64 sums of their taps."""
         if not self.near_half:
             return
-        near = np.concatenate(self.near_half)
-        line, position, channel = np.unravel_index(near, self.values.shape)
-        sources = self.lines.numpy()[line[:, None], self.indices[position], channel[:, None]]
+        if self.on_cpu:
+            near = np.concatenate(self.near_half)
+            line, position, channel = np.unravel_index(near, self.values.shape)
+        else:
+            near = torch.cat(self.near_half)
+            line, position, channel = torch.unravel_index(near, self.values.shape)
+        sources = self.sources[line[:, None], self.indices[position], channel[:, None]]
+        if sources.dtype == torch.int16:  # uint16 read as int16 (see __init__)
+            sources = sources.to(torch.int32) & 0xFFFF
         weights = self.weights[position]
-        exact = np.zeros(len(near))
-        for tap in range(weights.shape[1]):
-            exact += weights[:, tap] * sources[:, tap]
-        np.put(self.values, near, np.clip(np.floor(exact + 0.5), 0.0, self.peak))
+        exact = weights[:, 0] * sources[:, 0]  # float64
+        for tap in range(1, weights.shape[1]):
+            exact = exact + weights[:, tap] * sources[:, tap]
+        if self.on_cpu:
+            np.put(self.values, near, np.clip(np.floor(exact + 0.5), 0.0, self.peak))
+        else:
+            rounded = torch.floor(exact + 0.5).clamp_(0.0, self.peak)
+            self.values.view(-1)[near] = rounded.to(self.values.dtype)

@@ -91,8 +91,8 @@ def open_bank(path: str | Path) -> NoiseBank:
     if count == 0:
         cati = Cati.model_validate(index["cati"])
         raise InputError(
-            f"{path}: the noise bank holds 0 patches. CATI: {cati.describe()}. No patch of the "
-            f"sources lies in both intervals; {cati.how_to_widen()}, use a smaller --patch, "
+            f"{path}: the noise bank holds 0 patches ({cati.describe()}): no patch of the "
+            f"sources met it; {cati.how_to_widen()}, use a smaller --patch, "
             "allow clipped patches, or train without noise injection"
         )
     return NoiseBank(path, patches, index)

@@ -53,6 +53,8 @@ def fuse_activations(model: nn.Module, device: torch.device, dtype: torch.dtype)
     oneDNN's fused call is not available for this device and dtype."""
     if device.type != "cpu" or not fused_call_works(dtype):
         return False
+    if any(isinstance(module, FusedConv2d) for module in model.modules()):
+        return True  # fused already
     for module in list(model.modules()):
         if isinstance(module, ResidualDenseBlock):
             for name in ("conv1", "conv2", "conv3", "conv4"):
