@@ -271,3 +271,17 @@ def test_random_shapes_channels_scales_and_sizes_match_the_plain_reference() -> 
                 assert np.array_equal(result, expected), (shape, scale, size)
             else:
                 np.testing.assert_allclose(result, expected, atol=1e-5, err_msg=str((shape, scale)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_gives_the_same_integers_and_floats_as_the_cpu() -> None:
+    rng = np.random.default_rng(3)
+    for dtype, peak in ((torch.uint8, 255), (torch.uint16, 65535), (torch.float32, 1.0)):
+        for scale in (0.25, 1 / 3, 0.7, 1.5, 3.0):
+            batch = torch.from_numpy(rng.integers(0, 256, size=(2, 3, 61, 47)) / 255 * peak)
+            batch = batch.to(dtype) if dtype != torch.float32 else batch.float()
+            cpu, cuda = imresize(batch, scale), imresize(batch.cuda(), scale).cpu()
+            if dtype == torch.float32:
+                torch.testing.assert_close(cuda, cpu, rtol=0, atol=1e-5)
+            else:
+                assert torch.equal(cuda, cpu), (dtype, scale)
