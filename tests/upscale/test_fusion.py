@@ -70,13 +70,18 @@ def test_official_head_is_fused_too(photo_rgb: np.ndarray) -> None:
     ).abs().max() < 1e-5
 
 
-def test_the_callers_model_is_never_rewritten(trained: torch.nn.Module) -> None:
-    keys = list(trained.state_dict())
+def test_the_callers_model_is_never_changed(trained: torch.nn.Module) -> None:
+    model = copy.deepcopy(trained).train().to(memory_format=torch.contiguous_format)
+    model.requires_grad_(True)
+    keys = list(model.state_dict())
     for precision in ("fp32", "bf16"):
-        upscaler = Upscaler(trained, precision=precision)
+        upscaler = Upscaler(model, precision=precision)
         assert any(isinstance(m, FusedConv2d) for m in upscaler._fast.modules())
-    assert not any(isinstance(m, FusedConv2d) for m in trained.modules())
-    assert list(trained.state_dict()) == keys
+    assert not any(isinstance(m, FusedConv2d) for m in model.modules())
+    assert list(model.state_dict()) == keys
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    weight = model.rrdb.conv_first.weight
+    assert weight.is_contiguous() and weight.dtype == torch.float32
 
 
 def test_without_the_fused_call_the_model_is_left_as_it_is(

@@ -95,9 +95,9 @@ class Upscaler:
             torch.channels_last if self.device.type in ("cpu", "cuda") else torch.contiguous_format
         )
         self._memory_format = memory_format
-        self._exact = (
-            model.eval().requires_grad_(False).to(self.device, memory_format=memory_format)
-        )
+        # A copy: the caller's model keeps its mode, gradients, device and layout.
+        self._exact = copy.deepcopy(model).eval().requires_grad_(False)
+        self._exact.to(self.device, memory_format=memory_format)
         self._fast = self._exact
         if self.dtype != torch.float32:
             # A low-precision copy saves the per-call weight casts of autocast, and feeding it
@@ -106,8 +106,8 @@ class Upscaler:
             # (56.8 vs 57.2 dB on a real photo). The fp32 model stays for tiles that overflow.
             self._fast = copy.deepcopy(self._exact).to(self.dtype)
         if not compile_model and self.device.type == "cpu":
-            # Activations fused into the convolutions (the caller's model is never changed):
-            # 16% faster in bf16. torch.compile fuses them itself.
+            # Activations fused into the convolutions: 16% faster in bf16. torch.compile fuses
+            # them itself. The fp32 model keeps plain layers for the tiles that overflow.
             fused = copy.deepcopy(self._fast) if self._fast is self._exact else self._fast
             if fuse_activations(fused, self.device, self.dtype):
                 self._fast = fused
