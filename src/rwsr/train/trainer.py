@@ -113,6 +113,9 @@ def build_generator(config: TrainConfig, say) -> nn.Module:
     return generator
 
 
+MIN_BATCHES_PER_EPOCH = 100
+
+
 def epoch_batches(
     loader: DataLoader, dataset: PairDataset, *, seed: int, rank: int, start_iteration: int
 ) -> Iterator[dict[str, Any]]:
@@ -173,12 +176,19 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         ),
         bank=bank,
     )
+    # Worker processes restart at every epoch (the per-epoch seeding of the crops needs that).
+    # With few pairs an epoch is a handful of steps and the restarts dominate a GPU step, so
+    # with workers an epoch draws at least MIN_BATCHES_PER_EPOCH batches (whole permutations
+    # of the set, one after another).
+    samples = len(dataset)
+    if config.data.workers > 0:
+        samples = max(samples, MIN_BATCHES_PER_EPOCH * config.data.batch_size)
     sampler = (
         DistributedSampler(
             dataset, num_replicas=ddp.world, rank=ddp.rank, seed=config.seed, drop_last=True
         )
         if ddp.world > 1
-        else RandomSampler(dataset, generator=torch.Generator())
+        else RandomSampler(dataset, num_samples=samples, generator=torch.Generator())
     )
     loader = DataLoader(
         dataset,
