@@ -12,8 +12,8 @@ imresize, and OpenCV/PIL differ from it by up to several grey levels, so we repr
 - Separable: one pass per axis, the axis with the smaller scale factor first (rows on a tie).
 - Integer input (uint8/uint16): like MATLAB, every pass returns the input's type: the float64
   weighted sum of the taps, rounded half away from zero and saturated to the type's range.
-  (On the CPU, uint8 passes multiply in float32 and re-sum in float64, tap by tap, the few
-  values whose rounding float32 could change; see `_Rounding`.) Float input keeps its
+  (uint8 passes multiply in float32 and re-sum in float64, tap by tap, the few values whose
+  rounding float32 could change; see `_Rounding`.) Float input keeps its
   precision and is not clipped (bicubic over/undershoot is kept).
 
 Numpy arrays are HxW or HxWxC (spatial axes first, as in MATLAB); torch tensors are (..., H, W)
@@ -287,9 +287,9 @@ def _resize(
     in_hw = (image.shape[axes[0]], image.shape[axes[1]])
     out_hw, scales = output_shape(in_hw, scale, size)
     integer = image.dtype if image.dtype in _INTEGER_TORCH else None
-    if integer is not None:  # float32 products on the CPU, checked by _Rounding
-        cpu_uint8 = image.device.type == "cpu" and integer == torch.uint8
-        work_dtype = torch.float32 if cpu_uint8 and _ieee_float32_products() else torch.float64
+    if integer is not None:  # uint8 in float32 where products are IEEE, checked by _Rounding
+        fast = integer == torch.uint8 and _ieee_float32_products(image.device)
+        work_dtype = torch.float32 if fast else torch.float64
     elif image.dtype in (torch.float16, torch.bfloat16):
         work_dtype = torch.float32
     else:
@@ -311,13 +311,22 @@ def _resize(
     return out.to(image.dtype).contiguous()
 
 
-def _ieee_float32_products() -> bool:
-    """Whether float32 matrix products on the CPU round like IEEE float32 (not bf16)."""
-    matmul = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9
-    precision = getattr(matmul, "fp32_precision", "none")
-    if precision == "none":
+def _ieee_float32_products(device: torch.device) -> bool:
+    """Whether float32 matrix products on `device` round like IEEE float32 (not bf16/TF32)."""
+    if torch.get_float32_matmul_precision() != "highest":
+        return False
+    if device.type == "cuda":
+        backend = torch.backends.cuda.matmul
+    elif device.type == "cpu":
+        backend = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9
+    else:
+        return False
+    precision = getattr(backend, "fp32_precision", None)
+    if precision is None:  # torch < 2.9: only CUDA has a switch, TF32
+        return not (device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32)
+    if precision == "none":  # inherits the global setting
         precision = getattr(torch.backends, "fp32_precision", "none")
-    return precision in ("none", "ieee") and torch.get_float32_matmul_precision() == "highest"
+    return precision in ("none", "ieee")
 
 
 # A line of at most this many interleaved values (gray, RGB, RGBA) is resized as matrix rows
@@ -370,7 +379,9 @@ def _resize_axis(
             rounding.band(0, out_length)
             rounding.finish()
         return out
-    per_band = max(1, _BAND_VALUES // (before * after * max(piece.lines for piece in plan)))
+    # Bands keep a CPU's caches warm; a GPU wants few, large calls (each band syncs once).
+    band_values = _BAND_VALUES if lines.device.type == "cpu" else out.numel()
+    per_band = max(1, band_values // (before * after * max(piece.lines for piece in plan)))
     matrices = _plan_tensors(length, out_length, scale, antialiasing, None, lines.device, dtype)
     bands = [
         (piece.part(begin, begin + per_band), weights[begin : begin + per_band])
@@ -439,7 +450,7 @@ def _plan_tensors(
 class _Rounding:
     """Rounds a pass half away from zero and saturates, as MATLAB does after every pass.
 
-    The products ran in the output's precision (float32 for uint8 on the CPU, else float64).
+    The products ran in the output's precision (float32 for uint8, else float64).
     Multiplying or adding zero is exact, so an output's error is at most
     peak * sum|w| * (taps + 2) * unit in any summation order, and the float64 reference sum
     has the same bound in float64 units. `margin` adds both (3e-4 grey levels for uint8
