@@ -339,3 +339,34 @@ def test_raters_joining_at_once_share_the_patches_evenly(
         "JOIN trials t ON t.id = a.trial_id GROUP BY t.patch_id",
     )
     assert sorted(count for _, count in coverage) == [10] * 6  # 20 raters x 3 / 6 patches
+
+
+def test_max_raters_turns_away_the_rest_at_once_and_keeps_the_admitted(tmp_path: Path) -> None:
+    dirs = write_study_dirs(tmp_path)
+    db = tmp_path / "capped.sqlite"
+    build_study(study_config(dirs, patches=6), db)
+    server = start_server(db, "--max-raters", "3")
+    try:
+        barrier = threading.Barrier(8, timeout=TIMEOUT)
+        answers: list[tuple[int, dict, requests.Session]] = []
+
+        def arrive() -> None:
+            session = requests.Session()
+            barrier.wait()
+            response = session.post(server.url + "api/session", json={}, timeout=TIMEOUT)
+            answers.append((response.status_code, response.json(), session))
+
+        threads = [threading.Thread(target=arrive) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        codes = sorted(code for code, _, _ in answers)
+        assert codes == [200] * 3 + [503] * 5
+        assert all("full" in body["error"] for code, body, _ in answers if code == 503)
+        assert query(db, "SELECT COUNT(*) FROM raters") == [(3,)]
+        admitted = next(session for code, _, session in answers if code == 200)
+        again = admitted.post(server.url + "api/session", json={}, timeout=TIMEOUT)
+        assert again.status_code == 200 and again.json()["total"] == 12  # a known rater returns
+    finally:
+        server.kill()

@@ -105,6 +105,10 @@ def serve(
         int, typer.Option(min=0, max=65535, help="TCP port; 0 picks a free one.")
     ] = 8000,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Worker threads.")] = 8,
+    max_raters: Annotated[
+        int | None,
+        typer.Option(min=1, help="Turn away new raters once the study has this many (all so far)."),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Rebuild an existing --db, discarding its ratings.")
     ] = False,
@@ -132,7 +136,9 @@ def serve(
                 f"{db} already holds one"
             )
     ensure_study(db, config, overwrite=overwrite, progress=True)
-    serve_study(db, host=host, port=port, threads=threads, announce=typer.echo)
+    serve_study(
+        db, host=host, port=port, threads=threads, max_raters=max_raters, announce=typer.echo
+    )
 
 
 @app.command("report")

@@ -48,10 +48,12 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     threads: int = 8,
+    max_raters: int | None = None,
     announce: Callable[[str], None] = print,
 ) -> None:
-    """Serve the study in `db_path` until interrupted."""
-    study = Study(db_path)
+    """Serve the study in `db_path` until interrupted; new raters beyond `max_raters` (all
+    raters so far counted) are turned away."""
+    study = Study(db_path, max_raters=max_raters)
     try:
         server = make_server(study, host=host, port=port, threads=threads)
         config = study.config
@@ -61,7 +63,10 @@ def serve(
             f"{per_rater} trials per rater"
         )
         if host not in LOCAL_HOSTS:
-            announce(f"warning: listening on {host}: anyone who can reach this machine can rate")
+            limit = "" if max_raters else " (--max-raters caps how many)"
+            announce(
+                f"warning: listening on {host}: anyone who can reach this machine can rate{limit}"
+            )
         announce(f"serving at {server_url(server)} (Ctrl+C to stop)")
         try:
             server.run()

@@ -37,6 +37,12 @@ class UnknownTrial(TrialError):
     status = 404
 
 
+class StudyFull(TrialError):
+    """The study already has the most raters it was served for (`--max-raters`)."""
+
+    status = 503
+
+
 class AlreadyRated(TrialError):
     status = 409
 
@@ -61,8 +67,9 @@ def _token_hash(token: str) -> str:
 class Study:
     """An open study database, safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_raters: int | None = None) -> None:
         self.path = Path(path)
+        self.max_raters = max_raters
         connection, self.config = open_study(self.path)
         connection.close()
         self._local = threading.local()
@@ -95,6 +102,12 @@ class Study:
         rng = np.random.default_rng(secrets.randbits(128))
         db = self._db()
         with transaction(db):
+            if self.max_raters is not None:
+                (raters,) = db.execute("SELECT COUNT(*) FROM raters").fetchone()
+                if raters >= self.max_raters:
+                    raise StudyFull(
+                        f"this study is full: it has its {self.max_raters} raters. Thank you!"
+                    )
             trials = {
                 (method_id, patch_id): trial_id
                 for trial_id, method_id, patch_id in db.execute(
