@@ -475,8 +475,8 @@ class _Rounding:
         units = (taps + 2) * (torch.finfo(out.dtype).eps + torch.finfo(torch.float64).eps) / 2
         margin = self.peak * float(np.abs(weights).sum(axis=1).max()) * units
         # 0.5 - margin in the products' precision, rounded towards 0 so that no value is missed.
-        precision = np.dtype(str(out.dtype).removeprefix("torch."))
-        self.threshold = np.nextafter(precision.type(0.5 - margin), precision.type(0))
+        precision = _NUMPY_FLOAT[out.dtype]
+        self.threshold = np.nextafter(precision(0.5 - margin), precision(0))
         if self.on_cpu:
             self.values, self.sources = out.numpy(), lines.numpy()
             self.weights, self.indices = weights, indices
