@@ -42,7 +42,7 @@ def measure(name: str, overrides: list[str], iterations: int) -> None:
         config = load_config(
             REPO / "configs" / "tiny_cpu.yaml",
             [
-                f"data.root={CITY100}",
+                f"data.sources.0.root={CITY100}",
                 f"output_dir={folder}",
                 f"optim.iterations={iterations}",
                 "log_every=1",
@@ -79,10 +79,10 @@ def main() -> None:
             [
                 "model.generator=rwsr-edl-x4",
                 "model.rrdb=null",
-                "data.layout=paired",
-                "data.split=all",
-                f"data.root={x4_pairs(Path(pairs))}",
-                "data.scale=4",
+                                                f"data.sources.0.root={x4_pairs(Path(pairs))}",
+                "data.sources.0.layout=paired",
+                "data.sources.0.split=null",
+                "data.sources.0.scale=4",
                 "data.batch_size=16",
                 "data.hr_patch=128",
                 "data.workers=0",  # on 2 cores, worker processes halve the speed (15.3 vs 7.3 s/it)

@@ -16,7 +16,7 @@ def tiny_config(city100: Path, tmp_path: Path):
 
     def make(*overrides: str) -> TrainConfig:
         return load_config(
-            TINY, [f"data.root={city100}", f"output_dir={tmp_path / 'runs'}", *overrides]
+            TINY, [f"data.sources.0.root={city100}", f"output_dir={tmp_path / 'runs'}", *overrides]
         )
 
     return make

@@ -46,7 +46,7 @@ def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
         [
             "train",
             str(REPO / "configs" / "tiny_cpu.yaml"),
-            f"data.root={city100}",
+            f"data.sources.0.root={city100}",
             f"output_dir={tmp_path}",
             "--quiet",
         ],
@@ -79,10 +79,10 @@ def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
 
 def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) -> None:
     config = tiny_config(
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         "data.hr_patch=48",
         "data.augment=false",
         "data.batch_size=3",
@@ -105,10 +105,10 @@ def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) 
 def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) -> None:
     """N + M iterations in one run equal N, stop, resume, M: same weights, D and optimiser."""
     common = (
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         f"data.workers={workers}",
         "optim.milestones=[3]",
         "optim.ema_decay=0.9",
@@ -135,10 +135,10 @@ def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) 
 
 def test_refuses_to_mix_runs_without_resume(tiny_config, small_pairs: Path) -> None:
     config = tiny_config(
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         "optim.iterations=2",
     )
     train(config, progress=False)
@@ -161,10 +161,10 @@ def test_non_finite_losses_stop_with_a_clear_error(
 
     monkeypatch.setattr(trainer, "generator_losses", failing)
     config = tiny_config(
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         "optim.iterations=10",
         "checkpoint_every=2",
         "max_bad_steps=3",
@@ -189,13 +189,13 @@ def test_untrained_vgg_is_refused(
         torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
     )
     config = tiny_config(
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         "loss.allow_random_vgg=false",
     )
-    with pytest.raises(WeightsUnavailableError, match="--vgg-weights PATH"):
+    with pytest.raises(WeightsUnavailableError, match="loss.vgg_weights=PATH"):
         train(config, progress=False)
 
 
@@ -212,10 +212,10 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
         "rwsr",
         "train",
         str(REPO / "configs" / "tiny_cpu.yaml"),
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         "data.batch_size=1",
         f"output_dir={tmp_path}",
         "optim.iterations=3",
@@ -245,10 +245,10 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
 
 def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) -> None:
     config = tiny_config(
-        "data.layout=paired",
-        "data.split=all",
-        f"data.root={small_pairs}",
-        "data.scale=1",
+        f"data.sources.0.root={small_pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
         "validation.layout=paired",
         f"validation.root={small_pairs}",
         "validation.scale=1",

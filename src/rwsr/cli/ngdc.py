@@ -14,15 +14,59 @@ from rwsr.cli.pairs import default_workers
 
 @reports_errors
 def ngdc(
-    target: Annotated[Path, typer.Option(help="Target-domain source images (define the CATI).")],
+    target: Annotated[
+        Path,
+        typer.Option(
+            help="Target domain: source images (they define the CATI and become pairs), or "
+            "with --target-layout a data set of real LR/HR pairs (CATI from its LR images; the "
+            "pairs are used in place)."
+        ),
+    ],
     aux: Annotated[Path, typer.Option(help="Auxiliary images, kept when their noise matches.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
-    scale: Annotated[int, typer.Option(min=1, max=8, help="LR = HR / scale.")] = 4,
-    cleanup: Annotated[int, typer.Option(min=1, max=8, help="Clean-up factor of targets.")] = 2,
+    target_layout: Annotated[
+        str | None,
+        typer.Option(
+            help="The target is a real-pair data set in this layout of rwsr.data.datasets "
+            "(city100, realsr, paired, ...); none = a folder of source images."
+        ),
+    ] = None,
+    target_split: Annotated[
+        str | None,
+        typer.Option(help="Split of the real-pair target [default: the layout's, e.g. train]."),
+    ] = None,
+    scale: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=8,
+            help="LR = HR / scale [default: 4; with --target-layout the target pairs' scale].",
+        ),
+    ] = None,
+    cleanup: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=8, help="Clean-up factor of source targets [default: 2; not with real pairs]."
+        ),
+    ] = None,
     aux_cleanup: Annotated[
         int | None,
-        typer.Option(min=1, max=8, help="Clean-up of auxiliary images [default: --cleanup]."),
+        typer.Option(
+            min=1,
+            max=8,
+            help="Clean-up of auxiliary images [default: --cleanup; 1 with --target-layout, "
+            "as the paper's auxiliary images are clean].",
+        ),
     ] = None,
+    x1_blur: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help="At scale 1: LR = bicubic up(down(HR, 1/b)), the detail a xb camera loses; "
+            "1 = LR equals HR.",
+        ),
+    ] = 2,
     patch: Annotated[int, typer.Option(min=8, help="Window side s.")] = 256,
     percentile: Annotated[float, typer.Option(min=0.001, max=100, help="CATI bottom %.")] = 2.0,
     min_patches: Annotated[int, typer.Option(min=1, help="Windows behind the CATI.")] = 8,
@@ -36,19 +80,28 @@ def ngdc(
     export_png: Annotated[bool, typer.Option(help="Also write bank patches as PNG.")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = default_workers(),
     overwrite: Annotated[
-        bool, typer.Option(help="Start over in an existing output folder.")
+        bool,
+        typer.Option(help="Start over in an existing output folder (its earlier files go)."),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Noise-guided data collection (paper Algorithm 1).
 
-    CATI from the target set, applied to the auxiliary set; writes OUT/HR, OUT/LR (target
-    pairs and aux_* pairs of kept auxiliary images), OUT/bank and OUT/report.{json,md,png}.
-    Rerun the same command to resume.
+    Source target: CATI from the target images, applied to the auxiliary set; writes OUT/HR,
+    OUT/LR (target pairs and aux_* pairs of kept auxiliary images). Real-pair target
+    (--target-layout): CATI from the target's LR images; its pairs are used in place, so
+    OUT/HR and OUT/LR hold only the aux_* pairs. Both write OUT/bank and
+    OUT/report.{json,md,png}. Rerun the same command to resume.
     """
-    from rwsr.data.ngdc import NgdcConfig, run_ngdc
+    from rwsr.data.ngdc import REAL_PAIR_MODE, NgdcConfig, run_ngdc
     from rwsr.data.pairs import PairsConfig
 
+    # Only the options given are set, so that a real-pair target can tell them from defaults.
+    pairs_options: dict[str, int] = {"x1_blur": x1_blur}
+    if scale is not None:
+        pairs_options["scale"] = scale
+    if cleanup is not None:
+        pairs_options["cleanup"] = cleanup
     config = NgdcConfig(
         sampling=sampling_config(
             patch=patch,
@@ -59,7 +112,7 @@ def ngdc(
             max_variance=max_variance,
             min_mean=min_mean,
         ),
-        pairs=PairsConfig(scale=scale, cleanup=cleanup),
+        pairs=PairsConfig(**pairs_options),
         aux_cleanup=aux_cleanup,
         min_in_cati=min_in_cati,
     )
@@ -69,6 +122,8 @@ def ngdc(
             aux,
             output,
             config=config,
+            target_layout=target_layout,
+            target_split=target_split,
             workers=workers,
             overwrite=overwrite,
             export_png=export_png,
@@ -88,8 +143,12 @@ def ngdc(
     }
     total_aux = sum(1 for r in result.records if r.role == "aux")
     typer.echo(f"CATI: {result.cati.describe()}")
+    if result.mode == REAL_PAIR_MODE:
+        targets = f"{len(result.target_pairs)} target pairs used in place (CATI from their LR)"
+    else:
+        targets = f"{counts['target']} target"
     typer.echo(
-        f"{output}: {counts['target']} target and {counts['aux']} of {total_aux} auxiliary images "
+        f"{output}: {targets} and {counts['aux']} of {total_aux} auxiliary images "
         f"kept; {result.pairs.line()}; {result.bank_patches} bank patches"
         + (" (resumed)" if result.resumed else "")
     )

@@ -25,24 +25,41 @@ def pairs(
     cleanup: Annotated[
         int, typer.Option(min=1, max=8, help="HR = source / cleanup; 1 for already clean targets.")
     ] = 2,
+    x1_blur: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help="At --scale 1: LR = bicubic up(down(HR, 1/b)), the detail a xb camera loses; "
+            "1 = LR equals HR.",
+        ),
+    ] = 2,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = default_workers(),
     overwrite: Annotated[bool, typer.Option(help="Replace existing pairs and settings.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Make LR/HR training pairs from source images (paper Eq. 9-10).
 
-    HR = bicubic(source, 1/cleanup) cropped to a multiple of scale, LR = bicubic(HR, 1/scale),
-    MATLAB bicubic, PNG with the source's bit depth. Rerun the same command to resume:
-    finished pairs are skipped.
+    HR = bicubic(source, 1/cleanup) cropped to a multiple of scale, LR = bicubic(HR, 1/scale)
+    (at scale 1: bicubic up(down(HR, 1/x1-blur)), same size), MATLAB bicubic, PNG with the
+    source's bit depth. Rerun the same command to resume: finished pairs are skipped;
+    --overwrite starts over and removes the earlier run's HR/ and LR/ files.
     """
     from rwsr.data.folders import list_images
-    from rwsr.data.manifest import claim_output
+    from rwsr.data.manifest import PAIRS_OUTPUT, claim_output
     from rwsr.data.pairs import PairsConfig, generate_pairs, jobs_for
 
-    config = PairsConfig(scale=scale, cleanup=cleanup)
+    config = PairsConfig(scale=scale, cleanup=cleanup, x1_blur=x1_blur)
     jobs = jobs_for(list_images(source, what="source folder"))
     settings = {"source": str(source.resolve()), **config.model_dump()}
-    claim_output(output, command="pairs", settings=settings, overwrite=overwrite)
+    claim_output(
+        output,
+        command="pairs",
+        settings=settings,
+        overwrite=overwrite,
+        owned=PAIRS_OUTPUT,
+        inputs=[source],
+    )
     try:
         summary = generate_pairs(
             jobs, output, config=config, workers=workers, overwrite=overwrite, progress=progress

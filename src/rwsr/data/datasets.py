@@ -4,13 +4,16 @@ Layouts (DESIGN §4) and the paper's splits, by name (see LAYOUTS):
 - realsr:   RealSR V3  {Canon,Nikon}/{Train,Test}/{2,3,4}/Canon_001_HR.png + Canon_001_LR4.png;
             the paper uses Canon x4 (test 001-050).
 - city100:  CameraSR City100 iPhone X  001H.PNG + 001L.PNG, same size (x1);
-            train 021-100, test 001-020.
+            train 021-100, test 001-020 (the paper's splits); rwsr's model-selection split of
+            the paper's training pairs: fit 021-090, val 091-100.
 - ntire2020 / aim2019: validation pairs Corrupted-va-x/NNNN.png (LR) + DIV2K_valid_HR/NNNN.png
             (x4); their training data is unpaired: make pairs with `rwsr ngdc`.
 - div2k / flickr2k: DIV2K_{train,valid}_HR/0001.png + DIV2K_{train,valid}_LR_bicubic/X4/0001x4.png,
             Flickr2K_HR/000001.png + Flickr2K_LR_bicubic/X4/000001x4.png.
 - paired:   any HR/ + LR/ folders with the same file names, which is what `rwsr pairs` and
             `rwsr ngdc` write.
+- clean:    a folder of clean photos (the paper's DIV2K HR images) without LR files: `lr` is
+            None and the training set makes each LR from its HR (rwsr.data.pairs.make_pair).
 
 Every reader checks what training would trip over later: a missing partner, LR size x scale
 != HR size, an unreadable file, an empty set; errors name the file.
@@ -31,10 +34,11 @@ from rwsr.imageio import image_size
 
 @dataclass(frozen=True)
 class ImagePair:
-    """One training or test pair; LR is HR / scale in each dimension."""
+    """One training or test pair; LR is HR / scale in each dimension. `lr` None: a clean
+    photo whose LR is made from HR when it is read (layout clean)."""
 
     name: str
-    lr: Path
+    lr: Path | None
     hr: Path
     scale: int
 
@@ -55,8 +59,13 @@ def check_pairs(
     checked = []
     for pair in pairs:
         try:
-            lr_w, lr_h = image_size(pair.lr)
             hr_w, hr_h = image_size(pair.hr)
+            if pair.lr is None:  # made from HR (cropped to a multiple of the scale)
+                if min(hr_w, hr_h) < pair.scale:
+                    raise InputError(f"{pair.hr}: {hr_w}x{hr_h} is too small for x{pair.scale}")
+                checked.append(pair)
+                continue
+            lr_w, lr_h = image_size(pair.lr)
         except InputError as error:
             _report(str(error), problems)
             continue
@@ -117,15 +126,24 @@ def paired(
     return match_by_name(root / "LR", root / "HR", scale=scale, problems=problems)
 
 
+CITY100_SPLITS = {
+    "train": range(21, 101),  # the paper's training pairs
+    "test": range(1, 21),  # the paper's test pairs
+    "all": range(1, 101),
+    "fit": range(21, 91),  # rwsr: the paper's training pairs minus a validation hold-out...
+    "val": range(91, 101),  # ...kept for model selection, so no choice sees the test pairs
+}
+
+
 def city100(
     root: Path, *, split: str = "train", scale: int = 1, problems: list[str] | None = None
 ) -> list[ImagePair]:
     """City100 iPhone X: NNNH.PNG (HR) + NNNL.PNG (LR), same size; ROOT or ROOT/City100_iPhoneX."""
-    _split(split, ("train", "test", "all"), "city100")
+    wanted = CITY100_SPLITS.get(split)
+    _split(split, tuple(CITY100_SPLITS), "city100")
     if scale != 1:
         raise ConfigError(f"city100 pairs are x1 (LR and HR of the same size), got scale {scale}")
     folder = root / "City100_iPhoneX" if (root / "City100_iPhoneX").is_dir() else root
-    wanted = {"train": range(21, 101), "test": range(1, 21), "all": range(1, 101)}[split]
     pairs = []
     listing = _listing(folder) if folder.is_dir() else {}
     for hr in list_images(folder, what="City100 folder"):
@@ -161,6 +179,17 @@ def realsr(
         if lr is not None:
             pairs.append(ImagePair(base, lr, hr, scale))
     return pairs
+
+
+def clean(
+    root: Path, *, split: str = "all", scale: int = 4, problems: list[str] | None = None
+) -> list[ImagePair]:
+    """Every image directly in ROOT as an HR image whose LR is made when it is read."""
+    _split(split, ("all",), "clean")
+    return [
+        ImagePair(path.stem, None, path, scale)
+        for path in list_images(root, what="clean image folder")
+    ]
 
 
 def _source_target(
@@ -223,6 +252,7 @@ LAYOUTS: dict[str, Callable[..., list[ImagePair]]] = {
     "aim2019": aim2019,
     "div2k": div2k,
     "flickr2k": flickr2k,
+    "clean": clean,
 }
 
 

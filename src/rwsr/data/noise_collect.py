@@ -14,6 +14,7 @@ import numpy as np
 
 from rwsr.data.cati import Cati, NoiseSamplingConfig, compute_cati
 from rwsr.data.folders import list_images
+from rwsr.data.manifest import BANK_FILES, check_inputs_outside, clear_earlier_run
 from rwsr.data.noise_bank import BankSelection, write_bank
 from rwsr.data.noise_report import ImageRecord, write_report
 from rwsr.data.parallel import WorkerPool
@@ -101,11 +102,18 @@ def collect_noise(
     export_png: bool = False,
     progress: bool = True,
 ) -> CollectResult:
-    """Scan `source_dir`, find its CATI, bank every in-CATI window, write the report."""
+    """Scan `source_dir`, find its CATI, bank every in-CATI window, write the report.
+
+    With `overwrite`, what an earlier collection wrote in `out_dir` (patches.npy, index.json,
+    png/, report.*) is removed first, so no stale PNG or report outlives it.
+    """
     start = time.perf_counter()
     config = config or NoiseSamplingConfig()
     out_dir = Path(out_dir)
     paths = list_images(source_dir, what="source folder")
+    check_inputs_outside(out_dir, owned=BANK_FILES, inputs=[Path(source_dir)])
+    if overwrite:
+        clear_earlier_run(out_dir, BANK_FILES)
     with WorkerPool(workers) as pool:
         scan = scan_set(paths, patch=config.patch, workers=pool, progress=progress, label="sources")
         variance, mean = scan.candidates(exclude_clipped=config.exclude_clipped)

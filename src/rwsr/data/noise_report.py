@@ -4,7 +4,7 @@ report.png (histogram of patch variance with the CATI marked)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,8 +45,16 @@ def write_report(
     totals: Mapping[str, object],
     overwrite: bool,
     phases: Mapping[str, float] | None = None,
+    mode: Mapping[str, str] | None = None,
+    target_pairs: Sequence[Mapping[str, str]] | None = None,
+    aux_pairs: Mapping[Path, str] | None = None,
 ) -> None:
-    """Write report.json, report.md and report.png into `out_dir`."""
+    """Write report.json, report.md and report.png into `out_dir`.
+
+    NGDC adds `mode` ({"name", "text"}: which kind of target ran), `target_pairs` (name, lr,
+    hr of the pairs used in place, for a real-pair target) and `aux_pairs` (kept auxiliary
+    source -> pair file name); the report then lists kept and dropped auxiliary images.
+    """
     summary = {
         role: {
             status: sum(1 for r in records if r.role == role and r.status == status)
@@ -54,8 +62,10 @@ def write_report(
         }
         for role in dict.fromkeys(r.role for r in records)
     }
-    report = {
-        "title": title,
+    report: dict[str, object] = {"title": title}
+    if mode is not None:
+        report["mode"] = dict(mode)
+    report |= {
         "convention": CONVENTION,
         "settings": dict(settings),
         "cati": cati.model_dump(mode="json") | {"text": cati.describe()},
@@ -67,6 +77,20 @@ def write_report(
         "megapixels_per_second": round(megapixels / seconds, 3) if seconds > 0 else None,
         "records": [asdict(r) for r in records],
     }
+    if target_pairs is not None:
+        report["target_pairs"] = [dict(pair) for pair in target_pairs]
+    if aux_pairs is not None:
+        names = {str(source): name for source, name in aux_pairs.items()}
+        aux = [r for r in records if r.role == "aux"]
+        report["auxiliary"] = {
+            "kept": [
+                {"path": r.path, "pair": names.get(r.path), "in_cati": r.in_cati}
+                for r in aux
+                if r.status == "kept"
+            ],
+            "dropped": [{"path": r.path, "reason": r.reason} for r in aux if r.status == "dropped"],
+            "failed": [{"path": r.path, "reason": r.reason} for r in aux if r.status == "failed"],
+        }
     write_text_atomic(
         out_dir / "report.json", json.dumps(report, indent=1) + "\n", overwrite=overwrite
     )
@@ -74,23 +98,42 @@ def write_report(
     _histogram(out_dir / "report.png", variances, cati, title, overwrite=overwrite)
 
 
+LEGEND = (
+    "kept: a target image always (it becomes a pair; its in-CATI windows join the bank); "
+    "any other image when it has windows in the CATI (they join the bank; an auxiliary "
+    "image also becomes a pair). dropped: no window in the CATI, or smaller than one "
+    "window. failed: unreadable."
+)
+REAL_PAIR_LEGEND = (
+    "kept: a target pair always (used in place, not copied; the in-CATI windows of its LR "
+    "image join the bank); an auxiliary image when it has enough windows in the CATI (it "
+    "becomes an aux_ pair in HR/ and LR/, its windows join the bank). dropped: too few windows "
+    "in the CATI, or smaller than one window. failed: unreadable."
+)
+
+
 def _markdown(report: dict) -> str:
-    lines = [f"# {report['title']}", "", report["convention"], ""]
+    lines = [f"# {report['title']}", ""]
+    mode = report.get("mode")
+    if mode:
+        lines += [f"**Mode: {mode['text']}.**", ""]
+    lines += [report["convention"], ""]
     lines += ["## Settings", ""] + [f"- {k}: {v}" for k, v in report["settings"].items()] + [""]
     lines += ["## CATI", "", report["cati"]["text"], ""]
+    if "target_pairs" in report:
+        lines += [
+            "## Target pairs (used in place)",
+            "",
+            "| name | LR | HR |",
+            "|---|---|---|",
+            *(f"| {p['name']} | {p['lr']} | {p['hr']} |" for p in report["target_pairs"]),
+            "",
+        ]
     lines += ["## Images", "", "| set | kept | dropped | failed |", "|---|---|---|---|"]
     for role, counts in report["images"].items():
         lines.append(f"| {role} | {counts['kept']} | {counts['dropped']} | {counts['failed']} |")
-    lines += [
-        "",
-        (
-            "kept: a target image always (it becomes a pair; its in-CATI windows join the bank); "
-            "any other image when it has windows in the CATI (they join the bank; an auxiliary "
-            "image also becomes a pair). dropped: no window in the CATI, or smaller than one "
-            "window. failed: unreadable."
-        ),
-        "",
-    ]
+    real = bool(mode) and mode.get("name") == "real-pair"
+    lines += ["", REAL_PAIR_LEGEND if real else LEGEND, ""]
     lines += [f"- {k}: {v}" for k, v in report["totals"].items()]
     lines += [
         (
@@ -101,6 +144,19 @@ def _markdown(report: dict) -> str:
         "",
         "![variance histogram](report.png)",
         "",
+    ]
+    if "auxiliary" in report:
+        aux = report["auxiliary"]
+        lines += [f"## Auxiliary images: {len(aux['kept'])} kept", ""]
+        lines += [f"- {Path(a['path']).name} -> {a['pair']} ({a['in_cati']} windows in the CATI)"
+                  for a in aux["kept"]] or ["- none"]
+        lines += ["", f"## Auxiliary images: {len(aux['dropped'])} dropped", ""]
+        lines += [f"- {Path(a['path']).name}: {a['reason']}" for a in aux["dropped"]] or ["- none"]
+        if aux["failed"]:
+            lines += ["", f"## Auxiliary images: {len(aux['failed'])} failed", ""]
+            lines += [f"- {Path(a['path']).name}: {a['reason']}" for a in aux["failed"]]
+        lines.append("")
+    lines += [
         "## Per image",
         "",
         "| image | set | status | windows | usable | in CATI | reason |",

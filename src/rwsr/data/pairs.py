@@ -3,6 +3,10 @@
 I_HR = bicubic_down(I_src, cleanup)   (Eq. 9: shrinking removes most sensor noise/blur)
 I_LR = bicubic_down(I_HR, scale)      (Eq. 10)
 
+At scale 1 (CameraSR / City100, where the real LR is a lens-blurred photo of the same size)
+LR = HR would teach nothing, so LR = bicubic_up_b(bicubic_down_b(HR)) with b = `x1_blur`:
+the detail a x b camera would lose, at exactly HR's size (x1_blur = 1 gives LR = HR).
+
 Bicubic is MATLAB's imresize (rwsr.data.imresize). The HR image is cropped at the bottom and
 right to a multiple of `scale`, so LR is exactly HR / scale. Already clean targets (e.g.
 DIV2K) use cleanup = 1. Images keep their bit depth (8 or 16 bit) and are RGB.
@@ -35,12 +39,26 @@ class PairsConfig(BaseModel):
 
     scale: int = Field(4, ge=1, le=8, description="LR = HR / scale")
     cleanup: int = Field(2, ge=1, le=8, description="HR = source / cleanup; 1 = already clean")
+    x1_blur: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description=(
+            "at scale 1, LR = bicubic_up_b(bicubic_down_b(HR)) with MATLAB imresize "
+            "(rwsr.data.imresize), i.e. the detail a x b camera would lose; 1 = LR equals HR. "
+            "Scales > 1 ignore it."
+        ),
+    )
 
 
 def make_pair(
     source: np.ndarray, *, config: PairsConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(HR, LR) arrays from one HxWxC source array, same dtype as the source."""
+    """(HR, LR) arrays from one HxWxC source array, same dtype as the source.
+
+    Scale > 1: LR = bicubic(HR, 1/scale). Scale 1: LR = bicubic(bicubic(HR, 1/x1_blur),
+    size=HR's size), or HR itself when x1_blur is 1.
+    """
     config = config or PairsConfig()
     hr = source if config.cleanup == 1 else imresize(source, 1.0 / config.cleanup)
     height = hr.shape[0] - hr.shape[0] % config.scale
@@ -52,7 +70,12 @@ def make_pair(
         )
     hr = np.ascontiguousarray(hr[:height, :width])
     lr_size = (height // config.scale, width // config.scale)
-    lr = hr if config.scale == 1 else imresize(hr, size=lr_size)
+    if config.scale > 1:
+        lr = imresize(hr, size=lr_size)
+    elif config.x1_blur > 1:
+        lr = imresize(imresize(hr, 1.0 / config.x1_blur), size=lr_size)
+    else:
+        lr = hr
     return hr, lr
 
 
@@ -88,15 +111,27 @@ def pair_paths(out_dir: Path, name: str) -> tuple[Path, Path]:
 def jobs_for(sources: Sequence[Path], *, prefix: str = "") -> list[PairJob]:
     """One job per source, named <prefix><stem>.png; two sources with one stem are an error."""
     jobs = [PairJob(source, f"{prefix}{source.stem}.png") for source in sources]
-    seen: dict[str, Path] = {}
+    check_names(jobs)
+    return jobs
+
+
+def check_names(jobs: Sequence[PairJob]) -> None:
+    """Refuse, naming both sources, when two jobs would write the same file.
+
+    Names are compared without case, as a case-insensitive file system (macOS, Windows)
+    would; call it on all the jobs of a run before any work starts.
+    """
+    seen: dict[str, PairJob] = {}
     for job in jobs:
-        if job.name in seen:
+        key = job.name.casefold()
+        if key in seen:
+            other = seen[key]
+            same = "" if other.name == job.name else f" and {other.name} (same name but for case)"
             raise ConfigError(
-                f"{job.source} and {seen[job.name]} would both be written as {job.name}; "
+                f"{other.source} and {job.source} would both be written as {job.name}{same}; "
                 "rename one of them"
             )
-        seen[job.name] = job.source
-    return jobs
+        seen[key] = job
 
 
 def write_pair(job: PairJob, *, out_dir: Path, config: PairsConfig, overwrite: bool) -> str:

@@ -6,7 +6,12 @@ index, -1 for none). Crops are aligned: LR (y, x) <-> HR (y*scale, x*scale).
 
 Noise injection (paper Sec. III-E, as in Impressionism): with probability
 `noise_probability`, a random p x p crop of a random bank patch, minus its per-channel mean,
-is added to the LR crop, which is then clamped to [0, 1].
+is added to the LR crop, which is then clamped to [0, 1]. One bank serves every pair, or each
+pair has its own (`banks`; None = no noise for that pair), so a run can mix sources.
+
+Clean photos (pairs with `lr` None, layout clean) become pairs when decoded, by
+rwsr.data.pairs.make_pair: HR = the photo cropped to a multiple of the scale, LR = MATLAB
+bicubic HR / scale, at x1 bicubic up(down(HR, x1_blur), x1_blur).
 
 Decoding: a full PNG decode per sample is slow (about 30 samples/s per core on 840x600
 City100 pairs), so sets whose decoded size fits `preload_limit_mb` are decoded once, up front,
@@ -36,6 +41,7 @@ from torch.utils.data import Dataset, get_worker_info
 from rwsr.data.datasets import ImagePair
 from rwsr.data.decoded_cache import cached_image
 from rwsr.data.noise_bank import NoiseBank
+from rwsr.data.pairs import PairsConfig, make_pair
 from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import image_size, read_image, to_float
 
@@ -53,6 +59,7 @@ class TrainingSetConfig(BaseModel):
         "auto", description="decode every image once, up front ('auto': if it fits the limit)"
     )
     preload_limit_mb: int = Field(2048, ge=0, description="decoded size 'auto' may preload")
+    x1_blur: int = Field(2, ge=1, le=8, description="clean photos at x1: LR blur factor")
     cache_dir: Path | None = Field(
         None, description="without preloading: keep decoded copies here, read memory-mapped"
     )
@@ -67,10 +74,14 @@ class PairDataset(Dataset[dict[str, object]]):
         *,
         config: TrainingSetConfig | None = None,
         bank: NoiseBank | None = None,
+        banks: Sequence[NoiseBank | None] | None = None,
     ) -> None:
+        """`bank` serves every pair; `banks` (one entry per pair) replaces it."""
         config = config or TrainingSetConfig()
         if not pairs:
             raise InputError("the training set holds no pairs")
+        if banks is not None and len(banks) != len(pairs):
+            raise ValueError(f"Expected one bank entry per pair ({len(pairs)}), got {len(banks)}")
         scales = {pair.scale for pair in pairs}
         if len(scales) != 1:
             raise ConfigError(f"the training pairs mix scales {sorted(scales)}; use one scale")
@@ -80,14 +91,15 @@ class PairDataset(Dataset[dict[str, object]]):
                 f"HR patch {config.hr_patch} is not a multiple of the scale {self.scale}"
             )
         self.lr_patch = config.hr_patch // self.scale
-        if bank is not None and bank.patch < self.lr_patch:
-            raise ConfigError(
-                f"{bank.path}: bank patches are {bank.patch} px, smaller than the LR crop of "
-                f"{self.lr_patch} px; collect the bank with --patch >= {self.lr_patch}"
-            )
+        self.banks = list(banks) if banks is not None else [bank] * len(pairs)
+        for used in {id(b): b for b in self.banks if b is not None}.values():
+            if used.patch < self.lr_patch:
+                raise ConfigError(
+                    f"{used.path}: bank patches are {used.patch} px, smaller than the LR crop of "
+                    f"{self.lr_patch} px; collect the bank with --patch >= {self.lr_patch}"
+                )
         self.pairs = list(pairs)
         self.config = config
-        self.bank = bank
         self._images: list[tuple[np.ndarray, np.ndarray]] | None = None
         if self._should_preload():
             self._images = self._preload()
@@ -133,11 +145,13 @@ class PairDataset(Dataset[dict[str, object]]):
 
     def _decode(self, index: int, *, cached: bool = False) -> tuple[np.ndarray, np.ndarray]:
         pair = self.pairs[index]
-        if cached and self.config.cache_dir is not None:
-            lr = cached_image(pair.lr, self.config.cache_dir)
-            hr = cached_image(pair.hr, self.config.cache_dir)
+        cache = cached and self.config.cache_dir is not None
+        read = (lambda path: cached_image(path, self.config.cache_dir)) if cache else read_image
+        if pair.lr is None:
+            recipe = PairsConfig(scale=self.scale, cleanup=1, x1_blur=self.config.x1_blur)
+            hr, lr = make_pair(read(pair.hr), config=recipe)
         else:
-            lr, hr = read_image(pair.lr), read_image(pair.hr)
+            lr, hr = read(pair.lr), read(pair.hr)
         if (lr.shape[0] * self.scale, lr.shape[1] * self.scale) != hr.shape[:2]:
             raise InputError(
                 f"{pair.lr}: LR {lr.shape[1]}x{lr.shape[0]} x{self.scale} does not match HR "
@@ -166,11 +180,12 @@ class PairDataset(Dataset[dict[str, object]]):
             lr_crop = _dihedral(lr_crop, hflip, vflip, transpose)
             hr_crop = _dihedral(hr_crop, hflip, vflip, transpose)
         noise_index = -1
-        if self.bank is not None and rng.random() < self.config.noise_probability:
-            noise_index = int(rng.integers(0, len(self.bank)))
-            ny = int(rng.integers(0, self.bank.patch - p + 1))
-            nx = int(rng.integers(0, self.bank.patch - p + 1))
-            noise = to_float(np.asarray(self.bank.patches[noise_index, ny : ny + p, nx : nx + p]))
+        bank = self.banks[index]
+        if bank is not None and rng.random() < self.config.noise_probability:
+            noise_index = int(rng.integers(0, len(bank)))
+            ny = int(rng.integers(0, bank.patch - p + 1))
+            nx = int(rng.integers(0, bank.patch - p + 1))
+            noise = to_float(np.asarray(bank.patches[noise_index, ny : ny + p, nx : nx + p]))
             noise -= noise.mean(axis=(0, 1), keepdims=True)
             lr_crop = np.clip(lr_crop + noise, 0.0, 1.0)
         return {

@@ -28,17 +28,25 @@ Net = Literal["alex", "vgg"]
 BACKBONE_WEIGHTS = {"alex": AlexNet_Weights.IMAGENET1K_V1, "vgg": VGG16_Weights.IMAGENET1K_V1}
 NET_NAMES = {"alex": "AlexNet", "vgg": "VGG16"}
 RANDOM = "random"
+# `rwsr evaluate`'s option for a local backbone file, and its way to do without LPIPS.
+EVALUATE_OPTIONS = (
+    "--lpips-backbone PATH",
+    ", or evaluate without LPIPS (--metrics psnr,ssim,niqe)",
+)
 
 
-def load_backbone_state(net: Net, path: str | os.PathLike[str] | None) -> dict:
-    """torchvision state dict of the backbone: from `path`, the hub cache, or a download."""
+def load_backbone_state(
+    net: Net, path: str | os.PathLike[str] | None, *, options: tuple[str, str] = EVALUATE_OPTIONS
+) -> dict:
+    """torchvision state dict of the backbone: from `path`, the hub cache, or a download.
+    `options`: the calling command's option for a local file, and its way to do without."""
     return load_weights(
         BACKBONE_WEIGHTS[net],
         path,
         what=f"LPIPS ({net})",
         network=NET_NAMES[net],
-        option="--lpips-backbone PATH",
-        alternative=", or evaluate without LPIPS (--metrics psnr,ssim,niqe)",
+        option=options[0],
+        alternative=options[1],
     )
 
 
@@ -75,7 +83,10 @@ class LPIPS:
         backbone: str | os.PathLike[str] | None = None,
         device: str | torch.device = "cpu",
         seed: int = 0,
+        options: tuple[str, str] = EVALUATE_OPTIONS,
     ) -> None:
+        """`options` name the caller's option for a local backbone file and its way out
+        (the offline error shows them)."""
         if net not in BACKBONE_WEIGHTS:
             raise ConfigError(
                 f"LPIPS net must be one of {', '.join(BACKBONE_WEIGHTS)}, got {net!r}"
@@ -84,7 +95,7 @@ class LPIPS:
 
         self.net = net
         self.random_backbone = str(backbone) == RANDOM
-        state = None if self.random_backbone else load_backbone_state(net, backbone)
+        state = None if self.random_backbone else load_backbone_state(net, backbone, options=options)
         with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
             # lpips passes torchvision's deprecated `pretrained=False`; its v0.1 linear layers
             # are loaded from the wheel (pretrained=True), the backbone stays random until

@@ -10,7 +10,7 @@ LAYOUTS), converted to rwsr's parameter names, and their sizes read from tensor 
 - Real-SR / official RWSR-EDL code: RRDB_trunk.N.RDBK.convJ, trunk_conv, upconv1/2, HRconv,
   plus branch1/branch2/sm/tail_conv1/tail_conv2 for the official head.
 - old ESRGAN: model.0, model.1.sub.N.RDBK.convJ.0, model.1.sub.NB (trunk conv), model.3/6/8/10.
-- DataParallel/DDP `module.` and torch.compile `_orig_mod.` prefixes anywhere.
+- DataParallel/DDP `module.` and torch.compile `_orig_mod.` prefixes.
 
 Pickled files (.pth/.pt/.ckpt) load only through torch.load(weights_only=True): a pickle that
 carries code is refused. A partial match is never loaded silently.
@@ -151,10 +151,22 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
             if "weights_only" in str(error) or "Unsupported global" in str(error):
                 message = "the pickle contains objects other than tensors; rwsr loads weights only"
             raise CheckpointError(f"{path}: cannot load checkpoint: {message}") from None
-        return _unwrap_state(loaded, path), {}
+        return _unwrap_state(loaded, path), _training_metadata(loaded)
     raise CheckpointError(
         f"{path}: unsupported checkpoint type '{suffix}'; expected .safetensors, .pth, .pt, .ckpt or .bin"
     )
+
+
+def _training_metadata(loaded: object) -> dict[str, str]:
+    """An rwsr training checkpoint stores its generator's config: read it like the metadata of
+    rwsr safetensors, so the model is rebuilt as trained (x2 and x3 share every shape)."""
+    if isinstance(loaded, Mapping) and isinstance(loaded.get("generator_config"), str):
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "config": loaded["generator_config"],
+        }
+    return {}
 
 
 def _unwrap_state(loaded: object, path: Path) -> dict[str, torch.Tensor]:
@@ -176,8 +188,8 @@ def _unwrap_state(loaded: object, path: Path) -> dict[str, torch.Tensor]:
     for key, value in loaded.items():
         if not isinstance(value, torch.Tensor):
             continue
-        for prefix in WRAPPER_PREFIXES:
-            key = key.replace(prefix, "")
+        while key.startswith(WRAPPER_PREFIXES):
+            key = next(key.removeprefix(p) for p in WRAPPER_PREFIXES if key.startswith(p))
         state[key] = value
     return state
 
@@ -389,7 +401,11 @@ def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> Loa
     dtype = next(iter(state.values())).dtype
     if metadata.get("format") == FORMAT_NAME:
         config = parse_model_config(metadata["config"])
-        layout = f"rwsr safetensors v{metadata.get('format_version', '?')}"
+        layout = (
+            f"rwsr safetensors v{metadata.get('format_version', '?')}"
+            if Path(path).suffix.lower() == ".safetensors"
+            else "rwsr training checkpoint"
+        )
         stored_scale = getattr(getattr(config, "rrdb", config), "scale", None)
         if scale is not None and scale != stored_scale:
             raise CheckpointError(

@@ -1,4 +1,7 @@
-"""Frozen VGG19 features for the perceptual loss (ESRGAN: conv5_4 before ReLU).
+"""Frozen VGG features for the perceptual loss (ESRGAN: VGG19 conv5_4 before ReLU).
+
+VGG19 is the paper's network; VGG16 (its last conv before ReLU is conv5_3) is the choice where
+VGG19's weights are not at hand. Both are torchvision's ImageNet weights.
 
 The ImageNet weights come from torchvision's download (cached under the torch hub
 directory) or from a local file; offline, the error says how to supply one. A randomly
@@ -10,57 +13,83 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.models import VGG19_Weights
+from torchvision.models import VGG16_Weights, VGG19_Weights, WeightsEnum
 from torchvision.models.vgg import cfgs, make_layers
 
 from rwsr.errors import CheckpointError
 from rwsr.models.pretrained import cache_path, load_weights
 
 
-def _vgg19_layer_names() -> list[str]:
-    """Names of torchvision's vgg19().features entries: conv1_1, relu1_1, ..., pool5."""
+def _layer_names(convs_per_block: tuple[int, ...]) -> tuple[str, ...]:
+    """Names of torchvision's vgg.features entries: conv1_1, relu1_1, ..., pool5."""
     names: list[str] = []
-    for block, convs in enumerate((2, 2, 4, 4, 4), start=1):
+    for block, convs in enumerate(convs_per_block, start=1):
         for index in range(1, convs + 1):
             names += [f"conv{block}_{index}", f"relu{block}_{index}"]
         names.append(f"pool{block}")
-    return names
+    return tuple(names)
 
 
-VGG19_LAYER_NAMES: tuple[str, ...] = tuple(_vgg19_layer_names())
+@dataclass(frozen=True)
+class PerceptualNet:
+    """A torchvision VGG: its layer names, its conv stack, its ImageNet weights."""
+
+    name: str
+    layer_names: tuple[str, ...]
+    cfg: str  # torchvision.models.vgg.cfgs key
+    weights: WeightsEnum
+    default_layer: str  # the last conv before ReLU (ESRGAN's choice)
+
+
+PERCEPTUAL_NETS = {
+    "vgg19": PerceptualNet(
+        "VGG19", _layer_names((2, 2, 4, 4, 4)), "E", VGG19_Weights.IMAGENET1K_V1, "conv5_4"
+    ),
+    "vgg16": PerceptualNet(
+        "VGG16", _layer_names((2, 2, 3, 3, 3)), "D", VGG16_Weights.IMAGENET1K_V1, "conv5_3"
+    ),
+}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VGGFeatureExtractor(nn.Module):
-    """Maps NCHW RGB in [0, 1] to a dict of named VGG19 feature maps (ImageNet-normalised
-    input, frozen weights, eval mode). `layers` are names from VGG19_LAYER_NAMES."""
+    """Maps NCHW RGB in [0, 1] to a dict of named VGG feature maps (ImageNet-normalised
+    input, frozen weights, eval mode). `layers` are names of `net`'s layers (conv5_4, ...)."""
 
     def __init__(
         self,
         *,
-        layers: Sequence[str] = ("conv5_4",),
+        net: str = "vgg19",
+        layers: Sequence[str] | None = None,
         weights_path: str | os.PathLike[str] | None = None,
         allow_random: bool = False,
+        option: str = "--vgg-weights PATH",
     ) -> None:
+        """`option` is how the user of the calling command names a local weights file."""
         super().__init__()
-        unknown = [name for name in layers if name not in VGG19_LAYER_NAMES]
-        if unknown or not layers:
+        if net not in PERCEPTUAL_NETS:
+            raise ValueError(f"Unknown perceptual net {net!r}; valid: {', '.join(PERCEPTUAL_NETS)}")
+        spec = PERCEPTUAL_NETS[net]
+        layers = tuple(layers) if layers else (spec.default_layer,)
+        unknown = [name for name in layers if name not in spec.layer_names]
+        if unknown:
             raise ValueError(
-                f"Unknown VGG19 layer(s) {unknown or '(none given)'}; valid: {', '.join(VGG19_LAYER_NAMES)}"
+                f"Unknown {spec.name} layer(s) {unknown}; valid: {', '.join(spec.layer_names)}"
             )
-        # VGG19's conv stack only: the 102M-parameter classifier is never needed.
-        features = make_layers(cfgs["E"])
+        # The conv stack only: the 100M-parameter classifier is never needed.
+        features = make_layers(cfgs[spec.cfg])
         if not allow_random:
             state = load_weights(
-                VGG19_Weights.IMAGENET1K_V1,
+                spec.weights,
                 weights_path,
                 what="The perceptual loss",
-                network="VGG19",
-                option="--vgg-weights PATH",
+                network=spec.name,
+                option=option,
             )
             try:
                 features.load_state_dict(
@@ -72,11 +101,13 @@ class VGGFeatureExtractor(nn.Module):
                 )
             except (RuntimeError, TypeError, AttributeError) as error:
                 raise CheckpointError(
-                    f"{weights_path or cache_path(VGG19_Weights.IMAGENET1K_V1)}: not a torchvision"
-                    f" VGG19 state dict ({error})"
+                    f"{weights_path or cache_path(spec.weights)}: not a torchvision"
+                    f" {spec.name} state dict ({error})"
                 ) from None
+        self.net = net
+        self.layer_names = spec.layer_names
         self.layers = tuple(layers)
-        last = max(VGG19_LAYER_NAMES.index(name) for name in layers)
+        last = max(spec.layer_names.index(name) for name in layers)
         # Non-inplace ReLUs, so a conv output we return is not overwritten by the next ReLU.
         modules = [
             nn.ReLU() if isinstance(module, nn.ReLU) else module for module in features[: last + 1]
@@ -95,7 +126,7 @@ class VGGFeatureExtractor(nn.Module):
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
         h = (x - self.mean) / self.std
-        for name, module in zip(VGG19_LAYER_NAMES, self.features):
+        for name, module in zip(self.layer_names, self.features):
             h = module(h)
             if name in wanted:
                 out[name] = h

@@ -26,20 +26,48 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class DataConfig(_Section):
+class SourceConfig(_Section):
+    """One training data set. Its pairs are read in `layout` (rwsr.data.datasets.LAYOUTS);
+    layout `clean` is a folder of clean photos that become pairs by the recipe of
+    `rwsr.data.pairs.make_pair` (HR = the photo, LR = bicubic HR / scale; at x1, LR =
+    bicubic up(down(HR, data.x1_blur), data.x1_blur))."""
+
+    name: str | None = Field(None, description="label in the data report; None = the folder name")
     layout: str = Field("paired", description="data set layout (rwsr.data.datasets.LAYOUTS)")
     root: Path = Field(description="data set folder")
     split: str | None = Field(None, description="split name; None = the layout's default")
-    scale: int | None = Field(None, ge=1, le=4, description="None = the layout's default")
+    scale: int | None = Field(None, ge=1, le=4, description="None = the layout's (or G's) scale")
+    share: float | None = Field(
+        None, gt=0, description="fraction of the samples drawn from this source; None = by size"
+    )
+    noise: bool = Field(True, description="inject bank noise into this source's LR crops")
+    noise_bank: Path | None = Field(None, description="this source's own bank; None = data's")
+
+
+class DataConfig(_Section):
+    sources: list[SourceConfig] = Field(min_length=1, description="training data sets")
     noise_bank: Path | None = Field(None, description="bank from `rwsr noise collect`/`rwsr ngdc`")
     noise_probability: float = Field(1.0, ge=0, le=1)
+    x1_blur: int = Field(2, ge=1, le=8, description="clean photos at x1: blur factor of the LR")
     hr_patch: int = Field(128, ge=8, description="HR crop side (LR = hr_patch / scale)")
     augment: bool = Field(True, description="flips and 90-degree rotations")
     batch_size: int = Field(16, ge=1, description="per process")
-    workers: int = Field(2, ge=0, description="DataLoader worker processes")
+    workers: int | None = Field(
+        None,
+        ge=0,
+        description="DataLoader worker processes; None = 0 on a CPU (workers compete with the"
+        " matrix units there), 4 on a GPU",
+    )
     preload: Literal["auto", "always", "never"] = Field(
         "auto", description="decode all images up front"
     )
+
+    @model_validator(mode="after")
+    def _shares(self) -> DataConfig:
+        given = [source.share is not None for source in self.sources]
+        if any(given) and not all(given):
+            raise ValueError("data.sources: give a share to every source or to none")
+        return self
 
 
 class ValidationConfig(_Section):
@@ -75,8 +103,15 @@ class LossConfig(_Section):
     pix: float = Field(0.01, ge=0)
     per: float = Field(1.0, ge=0)
     adv: float = Field(0.005, ge=0)
-    vgg_layers: dict[str, float] = Field(default_factory=lambda: {"conv5_4": 1.0})
-    vgg_weights: Path | None = Field(None, description="local torchvision VGG19 weights file")
+    perceptual_net: Literal["vgg19", "vgg16"] = Field(
+        "vgg19", description="ImageNet network of L_per (the paper: VGG19)"
+    )
+    vgg_layers: dict[str, float] | None = Field(
+        None, description="layer -> weight; None = the last conv before ReLU (VGG19 conv5_4)"
+    )
+    vgg_weights: Path | None = Field(
+        None, description="local torchvision weights file of perceptual_net"
+    )
     allow_random_vgg: bool = Field(False, description="tests only: perceptual loss on a random VGG")
 
 
@@ -141,39 +176,58 @@ def _suggest(key: str, valid: list[str]) -> str:
 
 
 def _section_fields(path: tuple[str, ...]) -> list[str] | None:
+    """Field names of the section at `path` (list indices skipped); None if not a section."""
     model: Any = TrainConfig
     for part in path:
+        if part.isdigit():
+            continue
         field = model.model_fields.get(part)
         annotation = getattr(field, "annotation", None)
-        candidates = [
-            a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
-        ]
-        model = next((c for c in candidates if issubclass(c, BaseModel)), None)
+        candidates = []
+        for arg in getattr(annotation, "__args__", (annotation,)):
+            candidates += getattr(arg, "__args__", (arg,))  # list[SourceConfig] -> SourceConfig
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None:
             return None
     return list(model.model_fields)
 
 
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Set `a.b.c=value` in a nested dict; the value is parsed as YAML (numbers, lists...)."""
+    """Set `a.b.c=value` in a nested dict (`data.sources.0.root=...` indexes a list); the value
+    is parsed as YAML (numbers, lists, mappings...)."""
     if "=" not in assignment:
         raise ConfigError(f"override '{assignment}' is not of the form key=value")
     key, text = assignment.split("=", 1)
     parts = key.strip().split(".")
-    node = raw
-    for depth, part in enumerate(parts[:-1]):
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override '{key}': the value is not valid YAML ({error})") from None
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(
+                    f"override '{key}': '{'.'.join(parts[:depth])}' has {len(node)} entries, "
+                    f"so '{part}' is not one of them (0..{len(node) - 1})"
+                )
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{key}': '{parts[depth - 1]}' is not a section")
         fields = _section_fields(tuple(parts[:depth]))
         if fields is not None and part not in fields:
             raise ConfigError(f"override '{key}': unknown key '{part}'{_suggest(part, fields)}")
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override '{key}': '{part}' is not a section")
-    fields = _section_fields(tuple(parts[:-1]))
-    if fields is not None and parts[-1] not in fields:
-        raise ConfigError(
-            f"override '{key}': unknown key '{parts[-1]}'{_suggest(parts[-1], fields)}"
-        )
-    node[parts[-1]] = yaml.safe_load(text)
+        if last:
+            node[part] = value
+        else:
+            node = node.setdefault(part, {})
 
 
 def _describe(error: ValidationError) -> list[str]:
@@ -196,8 +250,11 @@ def _describe(error: ValidationError) -> list[str]:
 
 def missing_paths(config: TrainConfig) -> list[str]:
     """Paths in the config that must exist before training starts."""
-    required = {
-        "data.root": config.data.root,
+    required: dict[str, Path | None] = {}
+    for index, source in enumerate(config.data.sources):
+        required[f"data.sources.{index}.root"] = source.root
+        required[f"data.sources.{index}.noise_bank"] = source.noise_bank
+    required |= {
         "data.noise_bank": config.data.noise_bank,
         "validation.root": config.validation.root,
         "model.init_from": config.model.init_from,

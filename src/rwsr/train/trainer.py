@@ -1,26 +1,29 @@
 """The training loop of RWSR-EDL, readable top to bottom.
 
-setup (distributed, data, models, losses, optimisers) -> resume -> for each iteration:
-G step on the routed losses, D step (RaGAN on the fused output), schedulers, EMA, logs,
-checkpoints, validation -> final checkpoint, exported generator, curves.
+`setup` opens everything a run needs before its first step (data sources, noise banks, the
+init checkpoint, VGG and LPIPS weights, validation pairs), so a missing file stops the run at
+once; `train_step` is one G step on the routed losses and one D step (RaGAN on the fused
+output); `train` is the loop: steps, schedulers, logs, then per interval the checkpoint first
+and the validation after it (a validation that fails never costs the iteration's checkpoint).
 
-Multi-GPU and multi-node: start with torchrun; one DDP block keyed on its environment
-(RANK, WORLD_SIZE, LOCAL_RANK); gloo on the CPU, NCCL on GPUs.
+Multi-GPU and multi-node: start with torchrun; `init_distributed` and `wrap_ddp` are the one
+DDP block, keyed on its environment (RANK, WORLD_SIZE, LOCAL_RANK); gloo on the CPU, NCCL on
+GPUs.
 
-Exact resume: the data order of epoch e is a function of (seed, e, rank) alone, so a resumed
-run re-creates epoch e and skips the batches already used; with the RNG, optimiser,
-scheduler, scaler and EMA states restored, N + M iterations equal N, kill, resume, M.
+Exact resume: the data order of epoch e is a function of (seed, e, rank) alone
+(rwsr.train.data), and the RNG, optimiser, scheduler, scaler and EMA states are restored, so
+N + M iterations equal N, kill, resume, M.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
+import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +32,17 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
-from rwsr.data.datasets import load_pairs
-from rwsr.data.noise_bank import open_bank
-from rwsr.data.training_set import PairDataset, TrainingSetConfig
+from rwsr.atomic import write_text_atomic
 from rwsr.errors import ConfigError, RwsrError
-from rwsr.models.catalog import architecture_config, build_model
+from rwsr.models.catalog import architecture_config, build_model, generator_scale
 from rwsr.models.checkpoint import convert_to_native, load_weights_into, read_checkpoint, save_model
 from rwsr.models.edl import RWSREDL, RWSREDLConfig
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import VGGFeatureExtractor
 from rwsr.train.config import TrainConfig
+from rwsr.train.data import TrainingData, build_training_data, epoch_batches
 from rwsr.train.logs import RunLog, plot_curves
 from rwsr.train.losses import PerceptualLoss, discriminator_loss, generator_losses
 from rwsr.train.state import (
@@ -52,11 +53,15 @@ from rwsr.train.state import (
     rng_state,
     save_checkpoint,
 )
+from rwsr.train.validation import Validator
 from rwsr.upscale.device import resolve_device, resolve_precision
 
 
 class TrainingError(RwsrError):
     """Training cannot go on (e.g. losses keep coming out NaN)."""
+
+
+# ----------------------------------------------------------------------------- distributed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +87,70 @@ def init_distributed(device_type: str) -> Distributed:
     )
 
 
-def build_generator(config: TrainConfig, say) -> nn.Module:
+def wrap_ddp(run: Run) -> None:
+    """Wrap G and D for DDP (a no-op for one process)."""
+    if run.ddp.world <= 1:
+        return
+    ids = [run.device.index] if run.device.type == "cuda" else None
+    loss = run.config.loss
+    # A branch that no loss reaches (e.g. pixel loss only, routed) gets no gradient.
+    branch_x_used = loss.adv > 0 or loss.per > 0
+    branch_y_used = loss.pix > 0 or loss.per > 0
+    unused = loss.routing != "weighted-sum" and not (branch_x_used and branch_y_used)
+    run.generator = DistributedDataParallel(
+        run.generator, device_ids=ids, find_unused_parameters=unused
+    )
+    if run.discriminator is not None:
+        run.discriminator = DistributedDataParallel(run.discriminator, device_ids=ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+# ----------------------------------------------------------------------------- set-up
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything one training run holds; made by `setup`, advanced by `train_step`."""
+
+    config: TrainConfig
+    run_dir: Path
+    device: torch.device
+    dtype: torch.dtype
+    ddp: Distributed
+    say: Callable[[str], None]
+    data: TrainingData
+    generator: nn.Module
+    discriminator: nn.Module | None
+    perceptual: PerceptualLoss | None
+    ema: AveragedModel | None
+    opt_g: torch.optim.Optimizer
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+    opt_d: torch.optim.Optimizer | None
+    sched_d: torch.optim.lr_scheduler.LRScheduler | None
+    scaler: torch.amp.GradScaler
+    validator: Validator | None
+    iteration: int = 0
+    best: dict[str, float] | None = None
+
+    @property
+    def weights(self) -> dict[str, float]:
+        loss = self.config.loss
+        return {"pix": loss.pix, "per": loss.per, "adv": loss.adv}
+
+    def inference_model(self) -> nn.Module:
+        """The generator that is exported and validated: the EMA if there is one."""
+        return self.ema.module if self.ema is not None else unwrap(self.generator)
+
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+def build_generator(config: TrainConfig, say: Callable[[str], None]) -> nn.Module:
     arch = architecture_config(config.model.generator)
     if config.model.head is not None:
         if not isinstance(arch, RWSREDLConfig):
@@ -102,7 +170,8 @@ def build_generator(config: TrainConfig, say) -> nn.Module:
         report = load_weights_into(generator, native, strict=False, path=config.model.init_from)
         if not report.loaded:
             raise ConfigError(
-                f"model.init_from: {config.model.init_from} shares no weights with {config.model.generator}"
+                f"model.init_from: {config.model.init_from} shares no weights with"
+                f" {config.model.generator}"
             )
         say(f"G initialised from {config.model.init_from} ({layout}): {report.summary()}")
     trunk = generator.rrdb if isinstance(generator, RWSREDL) else generator
@@ -113,43 +182,36 @@ def build_generator(config: TrainConfig, say) -> nn.Module:
     return generator
 
 
-MIN_BATCHES_PER_EPOCH = 100
+def build_perceptual(config: TrainConfig) -> PerceptualLoss | None:
+    if config.loss.per <= 0:
+        return None
+    extractor = VGGFeatureExtractor(
+        net=config.loss.perceptual_net,
+        layers=tuple(config.loss.vgg_layers) if config.loss.vgg_layers else None,
+        weights_path=config.loss.vgg_weights,
+        allow_random=config.loss.allow_random_vgg,
+        option="loss.vgg_weights=PATH",
+    )
+    layer_weights = config.loss.vgg_layers or {extractor.layers[0]: 1.0}
+    return PerceptualLoss(extractor, layer_weights)
 
 
-def epoch_batches(
-    loader: DataLoader, dataset: PairDataset, *, seed: int, rank: int, start_iteration: int
-) -> Iterator[dict[str, Any]]:
-    """Endless batches; epoch e's order and crops depend only on (seed, e, rank)."""
-    per_epoch = len(loader)
-    epoch, skip = divmod(start_iteration, per_epoch)
-    while True:
-        dataset.set_epoch(epoch)
-        if isinstance(loader.sampler, DistributedSampler):
-            loader.sampler.set_epoch(epoch)
-        loader.generator.manual_seed(seed * 1_000_003 + epoch * 101 + rank)
-        for index, batch in enumerate(loader):
-            if index >= skip:
-                yield batch
-        epoch, skip = epoch + 1, 0
+def perceptual_description(config: TrainConfig) -> str:
+    """Which network and layers L_per used, for logs, checkpoints and reports."""
+    if config.loss.per <= 0:
+        return "none"
+    layers = ", ".join(config.loss.vgg_layers or ["last conv before ReLU"])
+    random = " (RANDOM weights: tests only)" if config.loss.allow_random_vgg else " (ImageNet)"
+    return f"{config.loss.perceptual_net} {layers}{random}"
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bool = True) -> Path:
-    """Run (or continue, with `resume` = a checkpoint path or "latest") one training run.
-
-    Returns the run folder: checkpoints/, best.pt, generator.safetensors, log.jsonl,
-    curves.png, config.json.
-    """
+def setup(config: TrainConfig) -> Run:
+    """Open and check everything the run will need, before its first step."""
     device = resolve_device(config.device)
     ddp = init_distributed(device.type)
     if ddp.world > 1 and device.type == "cuda":
         device = torch.device("cuda", ddp.local_rank)
         torch.cuda.set_device(device)
-    dtype = resolve_precision(config.precision, device)
-    run_dir = config.output_dir / config.name
     say = (
         (lambda message: tqdm.write(message, file=sys.stderr))
         if ddp.main
@@ -157,71 +219,28 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
     )
     torch.manual_seed(config.seed + ddp.rank)
 
-    # ---- data
-    pairs = load_pairs(
-        config.data.root,
-        layout=config.data.layout,
-        split=config.data.split,
-        scale=config.data.scale,
-    )
-    bank = open_bank(config.data.noise_bank) if config.data.noise_bank is not None else None
-    dataset = PairDataset(
-        pairs,
-        config=TrainingSetConfig(
-            hr_patch=config.data.hr_patch,
-            augment=config.data.augment,
-            noise_probability=config.data.noise_probability,
-            seed=config.seed + 7919 * ddp.rank,
-            preload=config.data.preload,
-        ),
-        bank=bank,
-    )
-    # Worker processes restart at every epoch (the per-epoch seeding of the crops needs that).
-    # With few pairs an epoch is a handful of steps and the restarts dominate a GPU step, so
-    # with workers an epoch draws at least MIN_BATCHES_PER_EPOCH batches (whole permutations
-    # of the set, one after another).
-    samples = len(dataset)
-    if config.data.workers > 0:
-        samples = max(samples, MIN_BATCHES_PER_EPOCH * config.data.batch_size)
-    sampler = (
-        DistributedSampler(
-            dataset, num_replicas=ddp.world, rank=ddp.rank, seed=config.seed, drop_last=True
-        )
-        if ddp.world > 1
-        else RandomSampler(dataset, num_samples=samples, generator=torch.Generator())
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=config.data.batch_size,
-        sampler=sampler,
-        num_workers=config.data.workers,
-        drop_last=True,
-        pin_memory=device.type == "cuda",
-        generator=torch.Generator(),
-    )
-    if isinstance(sampler, RandomSampler):
-        sampler.generator = loader.generator  # one generator per epoch drives order and workers
-    if len(loader) == 0:
-        raise ConfigError(
-            f"data: {len(dataset)} pairs per process are fewer than data.batch_size {config.data.batch_size}"
-        )
-
-    # ---- models, losses, optimisers
     generator = build_generator(config, say).to(device)
-    weights = {"pix": config.loss.pix, "per": config.loss.per, "adv": config.loss.adv}
+    data = build_training_data(
+        config.data,
+        scale=generator_scale(unwrap(generator).config),
+        seed=config.seed,
+        rank=ddp.rank,
+        world=ddp.world,
+        device=device,
+    )
     discriminator = (
         build_model(architecture_config(config.model.discriminator)).to(device)
         if config.loss.adv > 0
         else None
     )
-    perceptual = None
-    if config.loss.per > 0:
-        extractor = VGGFeatureExtractor(
-            layers=tuple(config.loss.vgg_layers),
-            weights_path=config.loss.vgg_weights,
-            allow_random=config.loss.allow_random_vgg,
-        )
-        perceptual = PerceptualLoss(extractor, config.loss.vgg_layers).to(device)
+    perceptual = build_perceptual(config)
+    if perceptual is not None:
+        perceptual = perceptual.to(device)
+    validator = (
+        Validator(config.validation, device=device)
+        if config.validation.root is not None and ddp.main
+        else None
+    )
     ema = (
         AveragedModel(
             generator, multi_avg_fn=get_ema_multi_avg_fn(config.optim.ema_decay), use_buffers=True
@@ -229,232 +248,293 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         if config.optim.ema_decay is not None
         else None
     )
+    optim = config.optim
     trainable = [p for p in generator.parameters() if p.requires_grad]
-    opt_g = torch.optim.Adam(trainable, lr=config.optim.lr_g, betas=config.optim.betas)
-    sched_g = torch.optim.lr_scheduler.MultiStepLR(
-        opt_g, config.optim.milestones, config.optim.gamma
+    opt_g = torch.optim.Adam(trainable, lr=optim.lr_g, betas=optim.betas)
+    opt_d = (
+        torch.optim.Adam(discriminator.parameters(), lr=optim.lr_d, betas=optim.betas)
+        if discriminator is not None
+        else None
     )
-    opt_d = sched_d = None
-    if discriminator is not None:
-        opt_d = torch.optim.Adam(
-            discriminator.parameters(), lr=config.optim.lr_d, betas=config.optim.betas
-        )
-        sched_d = torch.optim.lr_scheduler.MultiStepLR(
-            opt_d, config.optim.milestones, config.optim.gamma
-        )
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    if ddp.world > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        # A branch that no loss reaches (e.g. pixel loss only, routed) gets no gradient.
-        branch_x_used = config.loss.adv > 0 or config.loss.per > 0
-        branch_y_used = config.loss.pix > 0 or config.loss.per > 0
-        unused = config.loss.routing != "weighted-sum" and not (branch_x_used and branch_y_used)
-        generator = DistributedDataParallel(
-            generator, device_ids=ids, find_unused_parameters=unused
-        )
-        if discriminator is not None:
-            discriminator = DistributedDataParallel(discriminator, device_ids=ids)
+    dtype = resolve_precision(config.precision, device)
+    run = Run(
+        config=config,
+        run_dir=config.output_dir / config.name,
+        device=device,
+        dtype=dtype,
+        ddp=ddp,
+        say=say,
+        data=data,
+        generator=generator,
+        discriminator=discriminator,
+        perceptual=perceptual,
+        ema=ema,
+        opt_g=opt_g,
+        sched_g=torch.optim.lr_scheduler.MultiStepLR(opt_g, optim.milestones, optim.gamma),
+        opt_d=opt_d,
+        sched_d=torch.optim.lr_scheduler.MultiStepLR(opt_d, optim.milestones, optim.gamma)
+        if opt_d is not None
+        else None,
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+        validator=validator,
+    )
+    wrap_ddp(run)
+    return run
 
-    # ---- resume
-    start, best = 0, None
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def training_state(run: Run) -> dict[str, Any]:
+    """One plain dict with everything `--resume` needs; every rank must call it (RNG gather)."""
+    all_rng = [rng_state()]
+    if run.ddp.world > 1:
+        all_rng = [None] * run.ddp.world
+        dist.all_gather_object(all_rng, rng_state())
+    optional = lambda item: item.state_dict() if item is not None else None  # noqa: E731
+    return {
+        "iteration": run.iteration,
+        "config": run.config.model_dump_json(),
+        "generator_config": unwrap(run.generator).config.model_dump_json(),
+        "perceptual_net": perceptual_description(run.config),
+        "generator": unwrap(run.generator).state_dict(),
+        "generator_ema": run.ema.module.state_dict() if run.ema is not None else None,
+        "ema_updates": int(run.ema.n_averaged) if run.ema is not None else None,
+        "discriminator": optional(unwrap(run.discriminator) if run.discriminator else None),
+        "opt_g": run.opt_g.state_dict(),
+        "sched_g": run.sched_g.state_dict(),
+        "opt_d": optional(run.opt_d),
+        "sched_d": optional(run.sched_d),
+        "scaler": run.scaler.state_dict(),
+        "rng": all_rng,
+        "best": run.best,
+    }
+
+
+def restore(run: Run, path: Path) -> None:
+    """Restore every state of `run` from the training checkpoint at `path`."""
+    state = load_checkpoint(path)
+    unwrap(run.generator).load_state_dict(state["generator"])
+    run.opt_g.load_state_dict(state["opt_g"])
+    run.sched_g.load_state_dict(state["sched_g"])
+    if run.discriminator is not None:
+        unwrap(run.discriminator).load_state_dict(state["discriminator"])
+        run.opt_d.load_state_dict(state["opt_d"])
+        run.sched_d.load_state_dict(state["sched_d"])
+    if run.ema is not None:
+        run.ema.module.load_state_dict(state["generator_ema"])
+        run.ema.n_averaged.fill_(state["ema_updates"])
+    run.scaler.load_state_dict(state["scaler"])
+    rank = run.ddp.rank
+    restore_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
+    run.iteration, run.best = state["iteration"], state.get("best")
+    run.say(f"resumed from {path} at iteration {run.iteration}")
+
+
+def save(run: Run) -> None:
+    """The iteration's checkpoint (rotated) and the exported generator."""
+    state = training_state(run)
+    if not run.ddp.main:
+        return
+    save_checkpoint(
+        state, checkpoint_path(run.run_dir, run.iteration), keep=run.config.keep_checkpoints
+    )
+    save_model(
+        run.inference_model(),
+        run.run_dir / "generator.safetensors",
+        overwrite=True,
+        metadata={
+            "source": f"rwsr train {run.config.name}, iteration {run.iteration}",
+            "perceptual_net": perceptual_description(run.config),
+        },
+    )
+
+
+def validate(run: Run, log: RunLog | None) -> None:
+    """Score the inference model; a new best is written to best.pt."""
+    better = [False]
+    if run.validator is not None:
+        scores = run.validator(run.inference_model())
+        log.write("val", run.iteration, scores)
+        run.say(
+            f"validation at {run.iteration}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+        )
+        key = run.config.validation.best_metric
+        best = run.best
+        better = [
+            best is None or (scores[key] > best[key] if key == "psnr" else scores[key] < best[key])
+        ]
+        if better[0]:
+            run.best = {**scores, "iteration": run.iteration}
+    if run.ddp.world > 1:  # every rank must join the RNG gather in training_state
+        dist.broadcast_object_list(better, src=0)
+    if better[0]:
+        state = training_state(run)
+        if run.ddp.main:
+            save_checkpoint(state, run.run_dir / "best.pt")
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
+    """One G step and one D step; the loss values, or None when they were not finite (the
+    step is skipped, on every rank together)."""
+    lr_image = batch["lr"].to(run.device, non_blocking=True)
+    hr_image = batch["hr"].to(run.device, non_blocking=True)
+    generator, discriminator = run.generator, run.discriminator
+
+    # G: D frozen, losses routed to the branches
+    generator.train()
+    if discriminator is not None:
+        discriminator.requires_grad_(False)
+    with run.autocast():
+        out = (
+            generator(lr_image, return_terms=True)
+            if isinstance(unwrap(generator), RWSREDL)
+            else generator(lr_image)
+        )
+        losses = generator_losses(
+            out,
+            hr_image,
+            routing=run.config.loss.routing,
+            weights=run.weights,
+            perceptual=run.perceptual,
+            discriminator=discriminator,
+        )
+    sr = out.sr if not isinstance(out, torch.Tensor) else out
+    d_loss = None
+    if discriminator is not None:
+        discriminator.requires_grad_(True)
+        with run.autocast():
+            d_loss = discriminator_loss(discriminator, sr, hr_image)
+    finite = torch.tensor(
+        float(torch.isfinite(losses["total"]) and (d_loss is None or torch.isfinite(d_loss))),
+        device=run.device,
+    )
+    if run.ddp.world > 1:  # every rank skips together, or the gradient all-reduce would hang
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if not finite:
+        return None
+    run.opt_g.zero_grad(set_to_none=True)
+    run.scaler.scale(losses["total"]).backward()
+    run.scaler.step(run.opt_g)
+    if discriminator is not None:
+        run.opt_d.zero_grad(set_to_none=True)
+        run.scaler.scale(d_loss).backward()
+        run.scaler.step(run.opt_d)
+    run.scaler.update()
+    if run.ema is not None:
+        run.ema.update_parameters(unwrap(generator))
+    values = {name: float(value.detach()) for name, value in losses.items()}
+    if d_loss is not None:
+        values["d"] = float(d_loss.detach())
+    return values
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bool = True) -> Path:
+    """Run (or continue, with `resume` = a checkpoint path or "latest") one training run.
+
+    Returns the run folder: checkpoints/, best.pt, generator.safetensors, log.jsonl,
+    curves.png, config.json, data.json.
+    """
+    run = setup(config)
     resume_path = (
-        latest_checkpoint(run_dir) if resume == "latest" else (Path(resume) if resume else None)
+        latest_checkpoint(run.run_dir)
+        if resume == "latest"
+        else (Path(resume) if resume else None)
     )
     if resume == "latest" and resume_path is None:
-        say(f"no checkpoint in {run_dir / 'checkpoints'}; starting from iteration 0")
+        run.say(f"no checkpoint in {run.run_dir / 'checkpoints'}; starting from iteration 0")
     if resume_path is not None:
-        state = load_checkpoint(resume_path)
-        unwrap(generator).load_state_dict(state["generator"])
-        opt_g.load_state_dict(state["opt_g"])
-        sched_g.load_state_dict(state["sched_g"])
-        if discriminator is not None:
-            unwrap(discriminator).load_state_dict(state["discriminator"])
-            opt_d.load_state_dict(state["opt_d"])
-            sched_d.load_state_dict(state["sched_d"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        scaler.load_state_dict(state["scaler"])
-        restore_rng_state(
-            state["rng"][ddp.rank] if ddp.rank < len(state["rng"]) else state["rng"][0]
-        )
-        start, best = state["iteration"], state.get("best")
-        say(f"resumed from {resume_path} at iteration {start}")
-    elif latest_checkpoint(run_dir) is not None:
+        restore(run, resume_path)
+    elif latest_checkpoint(run.run_dir) is not None:
         raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass --resume to continue it or pick another name"
+            f"{run.run_dir} already holds checkpoints; pass --resume to continue it or pick"
+            " another name"
         )
-    if ddp.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(config.model_dump_json(indent=2))
-    log = RunLog(run_dir, start_iteration=start) if ddp.main else None
+    run.say(run.data.report())
+    run.say(f"perceptual loss: {perceptual_description(config)}")
+    log = None
+    if run.ddp.main:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run.run_dir / "config.json", config.model_dump_json(indent=2), overwrite=True)
+        sources = [dataclasses.asdict(s) for s in run.data.sources]
+        write_text_atomic(run.run_dir / "data.json", json.dumps(sources, indent=1), overwrite=True)
+        log = RunLog(run.run_dir, start_iteration=run.iteration)
 
-    def training_state(iteration: int) -> dict[str, Any]:
-        all_rng = [rng_state()]
-        if ddp.world > 1:
-            all_rng = [None] * ddp.world
-            dist.all_gather_object(all_rng, rng_state())
-        return {
-            "iteration": iteration,
-            "config": config.model_dump_json(),
-            "generator": unwrap(generator).state_dict(),
-            "generator_ema": ema.module.state_dict() if ema is not None else None,
-            "discriminator": unwrap(discriminator).state_dict()
-            if discriminator is not None
-            else None,
-            "opt_g": opt_g.state_dict(),
-            "sched_g": sched_g.state_dict(),
-            "opt_d": opt_d.state_dict() if opt_d is not None else None,
-            "sched_d": sched_d.state_dict() if sched_d is not None else None,
-            "ema": ema.state_dict() if ema is not None else None,
-            "scaler": scaler.state_dict(),
-            "rng": all_rng,
-            "best": best,
-        }
-
-    def evaluation_model() -> nn.Module:
-        return copy.deepcopy(ema.module if ema is not None else unwrap(generator))
-
-    # ---- the loop
-    autocast = (
-        (lambda: torch.autocast(device.type, dtype=dtype))
-        if dtype != torch.float32
-        else contextlib.nullcontext
+    batches = epoch_batches(
+        run.data, seed=config.seed, rank=run.ddp.rank, start_iteration=run.iteration
     )
-    batches = epoch_batches(loader, dataset, seed=config.seed, rank=ddp.rank, start_iteration=start)
     window: dict[str, list[float]] = {}
     bad_steps, data_wait, window_start = 0, 0.0, time.perf_counter()
     bar = tqdm(
-        total=config.optim.iterations, initial=start, unit="it", disable=not (progress and ddp.main)
+        total=config.optim.iterations,
+        initial=run.iteration,
+        unit="it",
+        disable=not (progress and run.ddp.main),
     )
-    for iteration in range(start + 1, config.optim.iterations + 1):
+    while run.iteration < config.optim.iterations:
+        run.iteration += 1
         waited = time.perf_counter()
         batch = next(batches)
         data_wait += time.perf_counter() - waited
-        lr_image = batch["lr"].to(device, non_blocking=True)
-        hr_image = batch["hr"].to(device, non_blocking=True)
-
-        # generator step: D frozen, losses routed to the branches
-        generator.train()
-        if discriminator is not None:
-            discriminator.requires_grad_(False)
-        with autocast():
-            out = (
-                generator(lr_image, return_terms=True)
-                if isinstance(unwrap(generator), RWSREDL)
-                else generator(lr_image)
-            )
-            losses = generator_losses(
-                out,
-                hr_image,
-                routing=config.loss.routing,
-                weights=weights,
-                perceptual=perceptual,
-                discriminator=discriminator,
-            )
-        sr = out.sr if not isinstance(out, torch.Tensor) else out
-        d_loss = None
-        if discriminator is not None:
-            discriminator.requires_grad_(True)
-            with autocast():
-                d_loss = discriminator_loss(discriminator, sr, hr_image)
-        finite = torch.tensor(
-            float(torch.isfinite(losses["total"]) and (d_loss is None or torch.isfinite(d_loss))),
-            device=device,
-        )
-        if ddp.world > 1:  # every rank skips together, or the gradient all-reduce would hang
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if not finite:
+        values = train_step(run, batch)
+        if values is None:
             bad_steps += 1
-            say(
-                f"warning: non-finite loss at iteration {iteration}; step skipped"
+            run.say(
+                f"warning: non-finite loss at iteration {run.iteration}; step skipped"
                 f" ({bad_steps}/{config.max_bad_steps})"
             )
             if bad_steps >= config.max_bad_steps:
                 raise TrainingError(
-                    f"{bad_steps} consecutive non-finite steps up to iteration {iteration}; stopped."
-                    f" The last good checkpoint is {latest_checkpoint(run_dir)}; try a lower"
-                    " learning rate or --precision fp32"
+                    f"{bad_steps} consecutive non-finite steps up to iteration {run.iteration};"
+                    f" stopped. The last good checkpoint is {latest_checkpoint(run.run_dir)};"
+                    " try a lower learning rate or --precision fp32"
                 )
         else:
             bad_steps = 0
-            opt_g.zero_grad(set_to_none=True)
-            scaler.scale(losses["total"]).backward()
-            scaler.step(opt_g)
-            if discriminator is not None:
-                opt_d.zero_grad(set_to_none=True)
-                scaler.scale(d_loss).backward()
-                scaler.step(opt_d)
-            scaler.update()
-            if ema is not None:
-                ema.update_parameters(unwrap(generator))
-            for name, value in losses.items():
-                window.setdefault(name, []).append(float(value.detach()))
-            if d_loss is not None:
-                window.setdefault("d", []).append(float(d_loss.detach()))
+            for name, value in values.items():
+                window.setdefault(name, []).append(value)
         # Schedules follow the iteration count, skipped steps included, as resume does.
-        sched_g.step()
-        if sched_d is not None:
-            sched_d.step()
+        run.sched_g.step()
+        if run.sched_d is not None:
+            run.sched_d.step()
         bar.update(1)
-        if iteration % config.log_every == 0 or iteration == config.optim.iterations:
+        last = run.iteration == config.optim.iterations
+        if run.iteration % config.log_every == 0 or last:
             elapsed = time.perf_counter() - window_start
             steps = len(window.get("total", [])) or 1
             record = {k: sum(v) / len(v) for k, v in window.items()}
             record.update(
-                lr_g=sched_g.get_last_lr()[0],
+                lr_g=run.sched_g.get_last_lr()[0],
                 it_per_s=steps / elapsed,
                 data_wait=data_wait / elapsed,
-                world_size=ddp.world,
+                world_size=run.ddp.world,
             )
             bar.set_postfix(
                 {k: f"{v:.3g}" for k, v in record.items() if k in ("pix", "per", "adv", "d")}
             )
             if log is not None:
-                log.write("train", iteration, record)
+                log.write("train", run.iteration, record)
             window, data_wait, window_start = {}, 0.0, time.perf_counter()
-
-        if config.validation.root is not None and iteration % config.validation.every == 0:
-            better = [False]
-            if ddp.main:
-                from rwsr.train.validation import validate
-
-                scores = validate(evaluation_model(), config.validation, device=device)
-                log.write("val", iteration, scores)
-                say(
-                    f"validation at {iteration}: "
-                    + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
-                )
-                key = config.validation.best_metric
-                better = [
-                    best is None
-                    or (scores[key] > best[key] if key == "psnr" else scores[key] < best[key])
-                ]
-                if better[0]:
-                    best = {**scores, "iteration": iteration}
-            if ddp.world > 1:  # every rank must join the RNG gather in training_state
-                dist.broadcast_object_list(better, src=0)
-            if better[0]:
-                state = training_state(iteration)
-                if ddp.main:
-                    save_checkpoint(state, run_dir / "best.pt")
-
-        if iteration % config.checkpoint_every == 0 or iteration == config.optim.iterations:
-            state = training_state(iteration)  # every rank joins the RNG gather
-            if ddp.main:
-                save_checkpoint(
-                    state, checkpoint_path(run_dir, iteration), keep=config.keep_checkpoints
-                )
-                save_model(
-                    ema.module if ema is not None else unwrap(generator),
-                    run_dir / "generator.safetensors",
-                    overwrite=True,
-                    metadata={"source": f"rwsr train {config.name}, iteration {iteration}"},
-                )
+        validating = (
+            config.validation.root is not None and run.iteration % config.validation.every == 0
+        )
+        if run.iteration % config.checkpoint_every == 0 or last or validating:
+            save(run)  # before validation: a failing validation never costs the checkpoint
+        if validating:
+            validate(run, log)
     bar.close()
     if log is not None:
         log.close()
-        plot_curves(log.path, run_dir / "curves.png")
-    if ddp.world > 1:
+        plot_curves(log.path, run.run_dir / "curves.png")
+    if run.ddp.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return run_dir
+    return run.run_dir
+
