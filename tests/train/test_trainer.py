@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
-from rwsr.errors import WeightsUnavailableError
+from rwsr.errors import RwsrError, WeightsUnavailableError
 from rwsr.imageio import read_image, write_image
 from rwsr.models.checkpoint import load_model
 from rwsr.train import trainer
@@ -266,3 +266,111 @@ def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) ->
     best = load_checkpoint(run / "best.pt")
     assert best["best"]["psnr"] == max(r["psnr"] for r in val)
     assert best["iteration"] == best["best"]["iteration"]
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
+    )
+
+
+def _no_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    def step(*args, **kwargs):
+        raise AssertionError("a training step ran before every file was checked")
+
+    monkeypatch.setattr(trainer, "train_step", step)
+
+
+PAIRED = ("data.sources.0.layout=paired", "data.sources.0.split=null", "data.sources.0.scale=1")
+
+
+def test_missing_lpips_weights_fail_before_the_first_step(
+    tiny_config, small_pairs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _offline(monkeypatch, tmp_path)
+    _no_step(monkeypatch)
+    config = tiny_config(
+        f"data.sources.0.root={small_pairs}",
+        *PAIRED,
+        f"validation.root={small_pairs}",
+        "validation.scale=1",
+        "validation.every=1000",
+    )
+    with pytest.raises(WeightsUnavailableError) as caught:
+        train(config, progress=False)
+    message = str(caught.value)
+    assert "validation.lpips_backbone=PATH" in message and "validation.lpips=false" in message
+    assert not (config.output_dir / config.name).exists()
+
+
+def test_missing_vgg_weights_and_validation_pairs_fail_before_the_first_step(
+    tiny_config, small_pairs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _offline(monkeypatch, tmp_path)
+    _no_step(monkeypatch)
+    config = tiny_config(
+        f"data.sources.0.root={small_pairs}",
+        *PAIRED,
+        "loss.perceptual_net=vgg16",
+        "loss.allow_random_vgg=false",
+    )
+    with pytest.raises(WeightsUnavailableError, match="VGG16.*loss.vgg_weights=PATH"):
+        train(config, progress=False)
+    empty = tmp_path / "empty"
+    (empty / "HR").mkdir(parents=True)
+    (empty / "LR").mkdir()
+    config = tiny_config(
+        f"data.sources.0.root={small_pairs}",
+        *PAIRED,
+        f"validation.root={empty}",
+        "validation.lpips=false",
+    )
+    with pytest.raises(RwsrError, match="empty.*HR"):
+        train(config, progress=False)
+
+
+def test_the_iterations_checkpoint_exists_when_its_validation_fails(
+    tiny_config, small_pairs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self, generator):
+        raise RuntimeError("validation broke")
+
+    monkeypatch.setattr(trainer.Validator, "__call__", broken)
+    config = tiny_config(
+        f"data.sources.0.root={small_pairs}",
+        *PAIRED,
+        f"validation.root={small_pairs}",
+        "validation.scale=1",
+        "validation.every=3",
+        "validation.lpips=false",
+        "checkpoint_every=100",
+    )
+    with pytest.raises(RuntimeError, match="validation broke"):
+        train(config, progress=False)
+    run = config.output_dir / config.name
+    assert latest_checkpoint(run).name == "iter_0000003.pt"
+    assert load_checkpoint(latest_checkpoint(run))["iteration"] == 3
+
+
+def test_an_x3_checkpoint_reloads_as_x3_and_clean_photos_become_pairs(
+    tiny_config, photo_rgb: np.ndarray, tmp_path: Path
+) -> None:
+    """x2 and x3 RRDB nets share every tensor shape: only the stored config tells them apart."""
+    clean = tmp_path / "clean"
+    for index in range(2):
+        write_image(
+            clean / f"{index}.png", np.ascontiguousarray(photo_rgb[:96, index * 96 :][:, :96])
+        )
+    config = tiny_config(
+        f"data.sources=[{{layout: clean, root: {clean}}}]",
+        "model.generator=rwsr-edl-x3",
+        "model.rrdb={scale: 3, nb: 1, nf: 8, gc: 4}",
+        "data.hr_patch=48",
+        "optim.iterations=1",
+    )
+    run = train(config, progress=False)
+    loaded = load_model(run / "checkpoints" / "iter_0000001.pt")
+    assert loaded.config.rrdb.scale == 3 and loaded.layout == "rwsr training checkpoint"
+    assert loaded.model(torch.rand(1, 3, 10, 12)).shape == (1, 3, 30, 36)
+    assert json.loads((run / "data.json").read_text())[0]["pairs"] == 2

@@ -95,7 +95,9 @@ class LPIPS:
 
         self.net = net
         self.random_backbone = str(backbone) == RANDOM
-        state = None if self.random_backbone else load_backbone_state(net, backbone, options=options)
+        state = (
+            None if self.random_backbone else load_backbone_state(net, backbone, options=options)
+        )
         with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
             # lpips passes torchvision's deprecated `pretrained=False`; its v0.1 linear layers
             # are loaded from the wheel (pretrained=True), the backbone stays random until

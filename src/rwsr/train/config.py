@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rwsr.errors import ConfigError
 from rwsr.models.edl import EDLHeadConfig
 from rwsr.models.rrdbnet import RRDBNetConfig
+from rwsr.models.vgg import PERCEPTUAL_NETS
 from rwsr.train.losses import Routing
 
 
@@ -155,6 +156,13 @@ class TrainConfig(_Section):
             problems.append(
                 "a single-branch head has nothing to exclude: use loss.routing weighted-sum"
             )
+        net = PERCEPTUAL_NETS[self.loss.perceptual_net]
+        unknown = [k for k in self.loss.vgg_layers or () if k not in net.layer_names]
+        if unknown:
+            problems.append(
+                f"loss.vgg_layers: {', '.join(unknown)} not in {net.name}"
+                f" (its last conv is {net.default_layer})"
+            )
         if self.validation.best_metric == "lpips" and not self.validation.lpips:
             problems.append("validation.best_metric lpips needs validation.lpips true")
         if self.model.freeze_trunk and not self.model.generator.startswith("rwsr-edl"):
@@ -289,6 +297,8 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(raw, dict):
@@ -299,9 +309,12 @@ def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(read_raw(path.parent / parent, (*seen, path.resolve())), raw)
 
 
-def load_config(path: str | os.PathLike[str], overrides: list[str] = ()) -> TrainConfig:
+def load_config(
+    path: str | os.PathLike[str], overrides: list[str] = (), *, check_paths: bool = True
+) -> TrainConfig:
     """Read (with `extends`), override, validate; every problem is listed in one ConfigError.
-    Relative paths inside the config are relative to the current directory."""
+    Relative paths inside the config are relative to the current directory; `check_paths`
+    False skips the check that they exist (to read a preset on another machine)."""
     path = Path(path)
     raw = read_raw(path)
     for assignment in overrides:
@@ -311,7 +324,7 @@ def load_config(path: str | os.PathLike[str], overrides: list[str] = ()) -> Trai
     except ValidationError as error:
         lines = _describe(error)
         raise ConfigError(f"{path}: {len(lines)} problem(s):\n  " + "\n  ".join(lines)) from None
-    problems = missing_paths(config)
+    problems = missing_paths(config) if check_paths else []
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return config

@@ -97,7 +97,9 @@ def build_training_data(
     summaries = []
     for index, source in enumerate(config.sources):
         source_scale = source.scale or (scale if source.layout == "clean" else None)
-        found = load_pairs(source.root, layout=source.layout, split=source.split, scale=source_scale)
+        found = load_pairs(
+            source.root, layout=source.layout, split=source.split, scale=source_scale
+        )
         if found[0].scale != scale:
             raise ConfigError(
                 f"data.sources.{index}: {source.root} holds x{found[0].scale} pairs, but the"

@@ -285,13 +285,16 @@ def setup(config: TrainConfig) -> Run:
 # ----------------------------------------------------------------------------- checkpoints
 
 
+def _state_or_none(item: Any) -> dict[str, Any] | None:
+    return item.state_dict() if item is not None else None
+
+
 def training_state(run: Run) -> dict[str, Any]:
     """One plain dict with everything `--resume` needs; every rank must call it (RNG gather)."""
     all_rng = [rng_state()]
     if run.ddp.world > 1:
         all_rng = [None] * run.ddp.world
         dist.all_gather_object(all_rng, rng_state())
-    optional = lambda item: item.state_dict() if item is not None else None  # noqa: E731
     return {
         "iteration": run.iteration,
         "config": run.config.model_dump_json(),
@@ -300,11 +303,11 @@ def training_state(run: Run) -> dict[str, Any]:
         "generator": unwrap(run.generator).state_dict(),
         "generator_ema": run.ema.module.state_dict() if run.ema is not None else None,
         "ema_updates": int(run.ema.n_averaged) if run.ema is not None else None,
-        "discriminator": optional(unwrap(run.discriminator) if run.discriminator else None),
+        "discriminator": _state_or_none(unwrap(run.discriminator) if run.discriminator else None),
         "opt_g": run.opt_g.state_dict(),
         "sched_g": run.sched_g.state_dict(),
-        "opt_d": optional(run.opt_d),
-        "sched_d": optional(run.sched_d),
+        "opt_d": _state_or_none(run.opt_d),
+        "sched_d": _state_or_none(run.sched_d),
         "scaler": run.scaler.state_dict(),
         "rng": all_rng,
         "best": run.best,
@@ -444,9 +447,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
     """
     run = setup(config)
     resume_path = (
-        latest_checkpoint(run.run_dir)
-        if resume == "latest"
-        else (Path(resume) if resume else None)
+        latest_checkpoint(run.run_dir) if resume == "latest" else (Path(resume) if resume else None)
     )
     if resume == "latest" and resume_path is None:
         run.say(f"no checkpoint in {run.run_dir / 'checkpoints'}; starting from iteration 0")
@@ -462,7 +463,9 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
     log = None
     if run.ddp.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run.run_dir / "config.json", config.model_dump_json(indent=2), overwrite=True)
+        write_text_atomic(
+            run.run_dir / "config.json", config.model_dump_json(indent=2), overwrite=True
+        )
         sources = [dataclasses.asdict(s) for s in run.data.sources]
         write_text_atomic(run.run_dir / "data.json", json.dumps(sources, indent=1), overwrite=True)
         log = RunLog(run.run_dir, start_iteration=run.iteration)
@@ -537,4 +540,3 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         dist.barrier()
         dist.destroy_process_group()
     return run.run_dir
-

@@ -29,7 +29,9 @@ class Validator:
     def __init__(self, config: ValidationConfig, *, device: torch.device) -> None:
         if config.root is None:
             raise ValueError("Expected validation.root, but got None")
-        pairs = load_pairs(config.root, layout=config.layout, split=config.split, scale=config.scale)
+        pairs = load_pairs(
+            config.root, layout=config.layout, split=config.split, scale=config.scale
+        )
         self.pairs = pairs[: config.max_images] if config.max_images else pairs
         self.config = config
         self.device = device
