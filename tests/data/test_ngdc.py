@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,10 +16,13 @@ from typer.testing import CliRunner
 import rwsr.data.pairs as pairs_module
 from rwsr.cli.main import app
 from rwsr.data.cati import NoiseSamplingConfig
+from rwsr.data.imresize import imresize
 from rwsr.data.ngdc import NgdcConfig, run_ngdc
 from rwsr.data.noise_bank import open_bank
 from rwsr.errors import ConfigError
-from rwsr.imageio import read_image
+from rwsr.imageio import read_image, write_image
+
+BSD100 = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "bsd100_hr"
 
 CONFIG = NgdcConfig(sampling=NoiseSamplingConfig(patch=32, percentile=25))
 
@@ -161,3 +166,134 @@ def test_fixed_rule_replaces_the_cati_for_target_and_auxiliary_sets(
     )
     assert kept == ["aux_100_s4.png", "aux_101_s4.png", "aux_102_s0.png", "aux_103_s0.png"]
     assert result.cati.rule == "fixed" and result.cati.variance[1] < 20
+
+
+def test_overwrite_leaves_no_pair_or_patch_of_the_earlier_run(
+    sets: tuple[Path, Path], tmp_path: Path
+) -> None:
+    target, aux = sets
+    out = tmp_path / "out"
+    run_ngdc(target, aux, out, config=CONFIG, export_png=True, progress=False)
+    assert (out / "HR" / "aux_aux_100_s4.png").exists() and (out / "bank" / "png").is_dir()
+    strict = CONFIG.model_copy(update={"min_in_cati": 64})  # no auxiliary image has 64
+    result = run_ngdc(target, aux, out, config=strict, overwrite=True, progress=False)
+    report = json.loads((out / "report.json").read_text())
+    assert report["auxiliary"]["kept"] == [] and not result.resumed
+    targets = ["target_000_s4.png", "target_001_s4.png", "target_002_s4.png"]
+    for side in ("HR", "LR"):
+        assert sorted(p.name for p in (out / side).iterdir()) == targets
+    assert sorted(p.name for p in (out / "bank").iterdir()) == ["index.json", "patches.npy"]
+    assert set(open_bank(out / "bank").index["roles"]) == {"target"}
+
+
+def test_a_target_and_an_aux_image_with_one_pair_name_are_refused_before_any_work(
+    noisy_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    target = noisy_folder("target", [4.0, 4.0])
+    aux = noisy_folder("aux", [4.0], first_seed=100)
+    shutil.copy(aux / "aux_100_s4.png", target / "aux_aux_100_s4.png")  # = the aux pair's name
+    with pytest.raises(ConfigError) as error:
+        run_ngdc(target, aux, tmp_path / "out", config=CONFIG, progress=False)
+    message = str(error.value)
+    assert str(target / "aux_aux_100_s4.png") in message and str(aux / "aux_100_s4.png") in message
+    assert "would both be written as aux_aux_100_s4.png" in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def bsd100() -> Path:
+    if not BSD100.is_dir():
+        pytest.skip(f"{BSD100} is not available (../shared is only on developer and CI machines)")
+    return BSD100
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_real_pair_target_city100_keeps_its_pairs_and_banks_its_lr_noise(
+    city100: Path, bsd100: Path, tmp_path: Path
+) -> None:
+    """The paper's main setting: City100 (real x1 pairs) as target, BSD100 photos as
+    auxiliary set. Six pairs and eight photos (two of which match the iPhone's noise)."""
+    target, aux, out = tmp_path / "city100", tmp_path / "bsd100", tmp_path / "out"
+    target.mkdir()
+    aux.mkdir()
+    for number in range(21, 27):
+        for side in "HL":
+            shutil.copy(city100 / f"{number:03d}{side}.PNG", target)
+    for number in (1, 4, 9, 13, 14, 15, 16, 26):
+        shutil.copy(bsd100 / f"{number:03d}.png", aux)
+    before = digests(target)
+    args = ["ngdc", "--target", str(target), "--target-layout", "city100", "--aux", str(aux)]
+    args += ["-o", str(out), "--patch", "64", "--percentile", "30", "--x1-blur", "2"]
+    args += ["--workers", "1", "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "6 target pairs used in place" in result.output
+    assert digests(target) == before  # byte-identical, nothing added
+
+    written = digests(out)
+    assert not set(written.values()) & set(before.values())  # no target file copied into OUT
+    kept = ["014.png", "026.png"]
+    for side in ("HR", "LR"):
+        assert sorted(p.name for p in (out / side).iterdir()) == [f"aux_{n}" for n in kept]
+    hr, lr = read_image(out / "HR" / "aux_014.png"), read_image(out / "LR" / "aux_014.png")
+    assert np.array_equal(hr, read_image(aux / "014.png"))  # clean-up 1 for auxiliary photos
+    assert np.array_equal(lr, imresize(imresize(hr, 0.5), size=hr.shape[:2]))  # the x1 recipe
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["mode"] == {
+        "name": "real-pair",
+        "text": "real-pair target: CATI from the target LR images, 6 target pairs used in place",
+    }
+    listed = [(p["name"], Path(p["lr"]).name, Path(p["hr"]).name) for p in report["target_pairs"]]
+    assert listed == [(f"{n:03d}", f"{n:03d}L.PNG", f"{n:03d}H.PNG") for n in range(21, 27)]
+    assert report["settings"]["pairs"] == {"scale": 1, "cleanup": 1, "x1_blur": 2}
+    low, high = report["cati"]["variance"]
+    assert 0 < low < high < 20
+    assert [Path(a["path"]).name for a in report["auxiliary"]["kept"]] == kept
+    dropped = {Path(a["path"]).name: a["reason"] for a in report["auxiliary"]["dropped"]}
+    assert sorted(dropped) == ["001.png", "004.png", "009.png", "013.png", "015.png", "016.png"]
+    assert dropped["004.png"].startswith("noisier than the CATI")
+    markdown = (out / "report.md").read_text()
+    assert "real-pair target: CATI from the target LR images" in markdown
+    assert "| 021 | " in markdown and "021L.PNG" in markdown
+    assert "- 004.png: noisier than the CATI" in markdown
+
+    bank = open_bank(out / "bank")
+    sources = [Path(s) for s in bank.index["sources"]]
+    from_target = [s for s, role in zip(sources, bank.index["roles"]) if role == "target"]
+    assert from_target and all(s.parent == target and s.name.endswith("L.PNG") for s in from_target)
+    assert report["totals"]["bank patches from target LR images"] > 8
+    assert report["totals"]["bank patches from aux"] > 0
+
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "(resumed)" in again.output
+    assert digests(target) == before
+
+
+def test_real_pair_target_refuses_what_does_not_apply(
+    noisy_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    aux = noisy_folder("aux", [4.0], first_seed=100)
+    root = tmp_path / "pairs"
+    for side in ("HR", "LR"):
+        write_image(root / side / "p.png", read_image(aux / "aux_100_s4.png"))
+    x1 = CONFIG.model_copy(update={"pairs": pairs_module.PairsConfig(scale=1)})
+    cleanup = CONFIG.model_copy(update={"pairs": pairs_module.PairsConfig(scale=1, cleanup=2)})
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="clean-up .* does not apply"):
+        run_ngdc(root, aux, out, target_layout="paired", config=cleanup, progress=False)
+    with pytest.raises(ConfigError, match="give --target-layout"):
+        run_ngdc(root, aux, out, target_split="train", progress=False)
+    with pytest.raises(ConfigError, match="input images lie in the output folder"):
+        run_ngdc(root, aux, root, target_layout="paired", config=x1, progress=False)
+    assert not out.exists() and not (root / ".rwsr-run.json").exists()
+    result = run_ngdc(root, aux, out, target_layout="paired", config=x1, progress=False)
+    assert result.mode == "real-pair" and [p.name for p in result.target_pairs] == ["p"]
+    assert sorted(p.name for p in (out / "HR").iterdir()) == ["aux_aux_100_s4.png"]

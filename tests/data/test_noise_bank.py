@@ -170,3 +170,26 @@ def test_cli_fixed_rule_banks_the_flat_windows_of_known_noise(
     )
     alone = runner.invoke(app, [*common, "-o", str(tmp_path / "x"), "--min-mean", "50"])
     assert alone.exit_code == 2 and "give --max-variance too" in alone.output
+
+
+def test_cli_overwrite_leaves_no_png_of_the_earlier_bank(
+    noisy_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    big, small = noisy_folder("big", [4.0, 4.0, 4.0]), noisy_folder("small", [4.0], first_seed=7)
+    out = tmp_path / "bank"
+    common = ["-o", str(out), "--patch", "32", "--export-png", "--no-progress", "--workers", "1"]
+    first = CliRunner().invoke(app, ["noise", "collect", str(big), *common, "--percentile", "25"])
+    assert first.exit_code == 0, first.output
+    (tmp_path / "notes.txt").write_text("mine")
+    (out / "notes.txt").write_text("mine too")  # not a file the bank writes: it stays
+    before = len(list((out / "png").glob("*.png")))
+    second = CliRunner().invoke(
+        app, ["noise", "collect", str(small), *common, "--percentile", "5", "--overwrite"]
+    )
+    assert second.exit_code == 0, second.output
+    count = len(open_bank(out))
+    assert count < before
+    assert sorted(p.name for p in (out / "png").iterdir()) == [f"{i:06d}.png" for i in range(count)]
+    report = json.loads((out / "report.json").read_text())
+    assert [Path(r["path"]).parent.name for r in report["records"]] == ["small"]
+    assert (out / "notes.txt").read_text() == "mine too"

@@ -127,3 +127,53 @@ def test_empty_source_and_foreign_output_folders_are_refused(tmp_path: Path, sou
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     code, output = run(str(sources), "-o", str(tmp_path / "busy"))
     assert code == 1 and "holds files that no `rwsr pairs` run made" in output
+
+
+def test_x1_pair_loses_the_detail_of_a_x2_camera_at_the_hr_size(photo_rgb: np.ndarray) -> None:
+    source = photo_rgb[:203, :250]  # odd sizes: the x1/2 pass rounds up to 102 x 125
+    hr, lr = make_pair(source, config=PairsConfig(scale=1, cleanup=1, x1_blur=2))
+    assert np.array_equal(hr, source)
+    assert lr.shape == hr.shape and lr.dtype == hr.dtype
+    assert not np.array_equal(lr, hr)
+    assert np.array_equal(lr, imresize(imresize(hr, 0.5), size=hr.shape[:2]))
+    _, same = make_pair(source, config=PairsConfig(scale=1, cleanup=1, x1_blur=1))
+    assert np.array_equal(same, source)
+    _, x4 = make_pair(source, config=PairsConfig(scale=4, cleanup=1, x1_blur=3))
+    assert np.array_equal(x4, imresize(source[:200, :248], 0.25))  # scale > 1: unchanged
+
+
+def test_cli_x1_blur_option_makes_same_size_pairs(sources: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = run(str(sources), "-o", str(out), "--scale", "1", "--cleanup", "1")
+    assert code == 0, output
+    hr, lr = read_image(out / "HR" / "img0.png"), read_image(out / "LR" / "img0.png")
+    assert hr.shape == lr.shape == (96, 120, 3) and not np.array_equal(hr, lr)
+    code, output = run(
+        str(sources), "-o", str(out), "--scale", "1", "--cleanup", "1", "--x1-blur", "1"
+    )
+    assert code == 2 and "x1_blur: 2 -> 1" in output
+
+
+def test_overwrite_removes_the_earlier_runs_pairs_but_no_other_file(
+    sources: Path, photo_rgb: np.ndarray, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert run(str(sources), "-o", str(out))[0] == 0
+    (out / "notes.txt").write_text("mine")
+    other = tmp_path / "other"
+    write_image(other / "new.png", np.ascontiguousarray(photo_rgb[:64, :64]))
+    code, output = run(str(other), "-o", str(out), "--overwrite", "--cleanup", "1")
+    assert code == 0 and "1 pairs written" in output
+    assert sorted(folder_bytes(out)) == ["HR/new.png", "LR/new.png"]
+    assert (out / "notes.txt").read_text() == "mine"
+    code, output = run(str(other), "-o", str(out), "--cleanup", "1")
+    assert code == 0 and "0 pairs written, 1 already done" in output
+
+
+def test_sources_inside_the_output_folders_are_refused(sources: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run(str(sources), "-o", str(out))[0] == 0
+    before = folder_bytes(out)
+    code, output = run(str(out / "HR"), "-o", str(out), "--overwrite")
+    assert code == 2 and "input images lie in the output folder" in output
+    assert folder_bytes(out) == before

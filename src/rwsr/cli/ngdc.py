@@ -46,7 +46,9 @@ def ngdc(
     cleanup: Annotated[
         int | None,
         typer.Option(
-            min=1, max=8, help="Clean-up factor of source targets [default: 2; not with real pairs]."
+            min=1,
+            max=8,
+            help="Clean-up factor of source targets [default: 2; not with real pairs].",
         ),
     ] = None,
     aux_cleanup: Annotated[

@@ -142,6 +142,12 @@ def _real_pair_plan(
         )
     asked = config.pairs.scale if "scale" in config.pairs.model_fields_set else None
     pairs = load_pairs(target_dir, layout=layout, split=split, scale=asked)
+    lr_images = [pair.lr for pair in pairs if pair.lr is not None]
+    if len(lr_images) < len(pairs):
+        raise ConfigError(
+            f"{target_dir}: layout {layout!r} has no real LR images, so it is no real-pair "
+            "target; for a folder of source images leave out --target-layout"
+        )
     scales = sorted({pair.scale for pair in pairs})
     if len(scales) > 1:
         raise ConfigError(f"{target_dir}: target pairs of several scales {scales}; use one")
@@ -154,7 +160,7 @@ def _real_pair_plan(
             f"real-pair target: CATI from the target LR images, {len(pairs)} target pairs "
             "used in place"
         ),
-        cati_images=[pair.lr for pair in pairs],
+        cati_images=lr_images,
         target_jobs=[],
         target_pairs=pairs,
         target_config=aux_config,
@@ -168,7 +174,7 @@ def _real_pair_plan(
         },
         # the settings that take effect: the auxiliary pairs' recipe, not the unused defaults
         effective={"pairs": aux_config.model_dump(), "aux_cleanup": aux_config.cleanup},
-        inputs=sorted({p.parent for pair in pairs for p in (pair.lr, pair.hr)}),
+        inputs=sorted({path.parent for path in [*lr_images, *(pair.hr for pair in pairs)]}),
     )
 
 
@@ -296,7 +302,7 @@ def run_ngdc(
         },
         mode={"name": plan.mode, "text": plan.description},
         target_pairs=[
-            {"name": pair.name, "lr": str(pair.lr), "hr": str(pair.hr)}
+            {"name": pair.name, "lr": str(pair.lr), "hr": str(pair.hr), "scale": pair.scale}
             for pair in plan.target_pairs
         ]
         if real

@@ -46,7 +46,7 @@ def write_report(
     overwrite: bool,
     phases: Mapping[str, float] | None = None,
     mode: Mapping[str, str] | None = None,
-    target_pairs: Sequence[Mapping[str, str]] | None = None,
+    target_pairs: Sequence[Mapping[str, object]] | None = None,
     aux_pairs: Mapping[Path, str] | None = None,
 ) -> None:
     """Write report.json, report.md and report.png into `out_dir`.
@@ -147,15 +147,16 @@ def _markdown(report: dict) -> str:
     ]
     if "auxiliary" in report:
         aux = report["auxiliary"]
-        lines += [f"## Auxiliary images: {len(aux['kept'])} kept", ""]
-        lines += [f"- {Path(a['path']).name} -> {a['pair']} ({a['in_cati']} windows in the CATI)"
-                  for a in aux["kept"]] or ["- none"]
-        lines += ["", f"## Auxiliary images: {len(aux['dropped'])} dropped", ""]
-        lines += [f"- {Path(a['path']).name}: {a['reason']}" for a in aux["dropped"]] or ["- none"]
-        if aux["failed"]:
-            lines += ["", f"## Auxiliary images: {len(aux['failed'])} failed", ""]
-            lines += [f"- {Path(a['path']).name}: {a['reason']}" for a in aux["failed"]]
-        lines.append("")
+        kept = [
+            f"- {Path(a['path']).name} -> {a['pair']} ({a['in_cati']} windows in the CATI)"
+            for a in aux["kept"]
+        ]
+        lines += [f"## Auxiliary images: {len(kept)} kept", "", *(kept or ["- none"]), ""]
+        for status in ("dropped", "failed"):
+            listed = [f"- {Path(a['path']).name}: {a['reason']}" for a in aux[status]]
+            if listed or status == "dropped":
+                title = f"## Auxiliary images: {len(listed)} {status}"
+                lines += [title, "", *(listed or ["- none"]), ""]
     lines += [
         "## Per image",
         "",
