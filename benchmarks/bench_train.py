@@ -1,30 +1,46 @@
-"""Training speed on this machine: iterations/s and the share of step time spent waiting for
-data, for the tiny preset and for the full paper model (batch 16, HR 128, bf16 autocast).
+"""Training speed: iterations/s, achieved TFLOP/s and where a step's time goes, for the CPU
+preset (configs/camerasr_x1_cpu.yaml) and the paper model (rwsr-edl-x4, batch 16, HR 128), in
+each precision named, measured in one run and alternating, so the ratios hold on a host whose
+speed drifts.
 
-    python benchmarks/bench_train.py [--iterations 6] [--full-iterations 3]
+    python benchmarks/bench_train.py [--steps 4] [--precision auto,bf16] [--paper-steps 2]
 
-Needs ../shared/datasets/city100_iphonex_train (real pairs). The perceptual loss runs on a
-randomly initialised VGG19 here (no ImageNet weights offline); its cost is the same.
-Target: data wait < 10% of step time.
+Needs ../shared (City100 pairs, BSD100 photos, VGG16 weights; a random VGG16 of the same cost
+where the weights are absent). FLOPs are counted by torch.utils.flop_counter on one step
+(convolutions and matrix products, forward and backward), so TFLOP/s = counted FLOPs / s.
+The breakdown times the pieces of one step on their own: G forward+backward with the
+routed losses, the VGG forward (SR and HR) with its backward, the D step, the optimisers.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from rwsr.cli.common import keep_freed_memory
 from rwsr.data.imresize import imresize
 from rwsr.imageio import read_image, write_image
+from rwsr.train import trainer
 from rwsr.train.config import load_config
-from rwsr.train.trainer import train
+from rwsr.train.data import epoch_batches
 
 REPO = Path(__file__).resolve().parents[1]
-CITY100 = REPO.parent / "shared" / "datasets" / "city100_iphonex_train"
+SHARED = REPO.parent / "shared"
+CITY100 = SHARED / "datasets" / "city100_iphonex_train"
+VGG16 = SHARED / "models" / "imagenet" / "vgg16-397923af.pth"
+
+
+def vgg_overrides() -> list[str]:
+    if VGG16.is_file():
+        return [f"loss.vgg_weights={VGG16}"]
+    return ["loss.allow_random_vgg=true", "loss.vgg_weights=null"]
 
 
 def x4_pairs(folder: Path, count: int = 16) -> Path:
@@ -37,61 +53,145 @@ def x4_pairs(folder: Path, count: int = 16) -> Path:
     return folder
 
 
-def measure(name: str, overrides: list[str], iterations: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        config = load_config(
-            REPO / "configs" / "tiny_cpu.yaml",
-            [
-                f"data.sources.0.root={CITY100}",
-                f"output_dir={folder}",
-                f"optim.iterations={iterations}",
-                "log_every=1",
-                f"checkpoint_every={10 * iterations}",
-                *overrides,
-            ],
+def cpu_preset(output: Path, precision: str) -> list[str]:
+    return [
+        f"data.sources.0.root={CITY100}",
+        f"data.sources.1.root={SHARED / 'datasets' / 'bsd100_hr'}",
+        "data.noise_bank=null",
+        "validation.root=null",
+        "model.init_from=null",
+        f"output_dir={output}",
+        f"precision={precision}",
+        *vgg_overrides(),
+    ]
+
+
+def paper_model(output: Path, pairs: Path, precision: str) -> list[str]:
+    return [
+        f"data.sources=[{{layout: paired, root: {pairs}, scale: 4}}]",
+        "data.noise_bank=null",
+        "data.hr_patch=128",
+        "data.batch_size=16",
+        "model.generator=rwsr-edl-x4",
+        "model.rrdb=null",
+        "model.init_from=null",
+        "validation.root=null",
+        f"output_dir={output}",
+        f"precision={precision}",
+        *vgg_overrides(),
+    ]
+
+
+class Subject:
+    """One configuration, set up once; `step` times one training step."""
+
+    def __init__(self, label: str, overrides: list[str]) -> None:
+        self.label = label
+        self.run = trainer.setup(load_config(REPO / "configs" / "camerasr_x1_cpu.yaml", overrides))
+        batches = epoch_batches(self.run.data, seed=0, rank=0, start_iteration=0)
+        self.batches = [next(batches) for _ in range(3)]
+        self.times: list[float] = []
+        self.index = 0
+        self.step()  # warm-up: first-call allocations and kernel choices
+        with FlopCounterMode(display=False) as counter:
+            self.step()
+        self.flops = counter.get_total_flops()
+
+    def step(self) -> float:
+        batch = self.batches[self.index % len(self.batches)]
+        self.index += 1
+        start = time.perf_counter()
+        trainer.train_step(self.run, batch)
+        return time.perf_counter() - start
+
+    def breakdown(self) -> dict[str, float]:
+        """Seconds of each piece of a step, timed alone (median of 3)."""
+        run, batch = self.run, self.batches[0]
+        lr = batch["lr"].to(run.device)
+        hr = batch["hr"].to(run.device)
+
+        def timed(work) -> float:
+            samples = []
+            for _ in range(3):
+                start = time.perf_counter()
+                work()
+                samples.append(time.perf_counter() - start)
+            return statistics.median(samples)
+
+        def g_pixel() -> None:
+            with run.autocast():
+                out = run.generator(lr)
+                loss = torch.nn.functional.l1_loss(out, hr)
+            loss.backward()
+
+        def perceptual() -> None:
+            sr = hr.clone().requires_grad_()
+            with run.autocast():
+                loss = run.perceptual(sr, hr)
+            loss.backward()
+
+        def d_step() -> None:
+            with run.autocast():
+                loss = trainer.discriminator_loss(run.discriminator, hr * 0.9, hr)
+            loss.backward()
+
+        def optimisers() -> None:
+            run.opt_g.step()
+            if run.opt_d is not None:
+                run.opt_d.step()
+
+        parts = {"G forward+backward": timed(g_pixel)}
+        if run.perceptual is not None:
+            parts["VGG (SR+HR) forward+backward"] = timed(perceptual)
+        if run.discriminator is not None:
+            parts["D forward+backward (one pass pair)"] = timed(d_step)
+        parts["optimisers"] = timed(optimisers)
+        return parts
+
+
+def report(subjects: list[Subject]) -> None:
+    reference = statistics.median(subjects[0].times)
+    print(f"\n| configuration | s/it | it/s | TFLOP/s | vs {subjects[0].label} |")
+    print("|---|---:|---:|---:|---:|")
+    for subject in subjects:
+        seconds = statistics.median(subject.times)
+        print(
+            f"| {subject.label} | {seconds:.3f} | {1 / seconds:.3f} |"
+            f" {subject.flops / seconds / 1e12:.3f} | {reference / seconds:.2f}x |"
         )
-        run = train(config, progress=False)
-        records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    steady = [r for r in records if r["kind"] == "train"][1:]  # the first step includes warm-up
-    it_per_s = len(steady) / sum(1 / r["it_per_s"] for r in steady)
-    wait = sum(r["data_wait"] / r["it_per_s"] for r in steady) / sum(
-        1 / r["it_per_s"] for r in steady
-    )
-    print(
-        f"{name}: {it_per_s:.3f} it/s ({1 / it_per_s:.2f} s/it), data wait {100 * wait:.1f}% of step time"
-    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=6)
-    parser.add_argument("--full-iterations", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per configuration")
+    parser.add_argument("--paper-steps", type=int, default=2, help="0 leaves the paper model out")
+    parser.add_argument("--precision", default="auto,bf16", help="comma-separated precisions")
     args = parser.parse_args()
     keep_freed_memory()  # as the `rwsr` command does
-    measure(
-        "tiny preset (batch 2, HR 32, fp32, decoded up front)",
-        ["data.preload=always"],
-        args.iterations,
-    )
-    with tempfile.TemporaryDirectory() as pairs:
-        measure(
-            "paper model (rwsr-edl-x4, batch 16, HR 128 / LR 32, bf16, preloaded, no workers)",
-            [
-                "model.generator=rwsr-edl-x4",
-                "model.rrdb=null",
-                                                f"data.sources.0.root={x4_pairs(Path(pairs))}",
-                "data.sources.0.layout=paired",
-                "data.sources.0.split=null",
-                "data.sources.0.scale=4",
-                "data.batch_size=16",
-                "data.hr_patch=128",
-                "data.workers=0",  # on 2 cores, worker processes halve the speed (15.3 vs 7.3 s/it)
-                "data.preload=always",
-                "precision=bf16",
-                "loss.vgg_layers={conv5_4: 1.0}",
-            ],
-            args.full_iterations + 1,
-        )
+    precisions = args.precision.split(",")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads;", end=" ")
+    print(f"auto precision here = {trainer.resolve_precision('auto', torch.device('cpu'))}")
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder)
+        subjects = [Subject(f"CPU preset, {p}", cpu_preset(output / p, p)) for p in precisions]
+        for _ in range(args.steps):  # alternate, so drift hits every configuration alike
+            for subject in subjects:
+                subject.times.append(subject.step())
+        report(subjects)
+        print("\nbreakdown of one CPU-preset step, each piece timed alone (s):")
+        for subject in subjects:
+            parts = subject.breakdown()
+            print(f"  {subject.label}: " + ", ".join(f"{k} {v:.3f}" for k, v in parts.items()))
+        if args.paper_steps:
+            pairs = x4_pairs(output / "pairs")
+            paper = [
+                Subject(f"paper model, batch 16, {p}", paper_model(output / f"x4-{p}", pairs, p))
+                for p in precisions
+            ]
+            for _ in range(args.paper_steps):
+                for subject in paper:
+                    subject.times.append(subject.step())
+            report(paper)
 
 
 if __name__ == "__main__":

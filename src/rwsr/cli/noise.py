@@ -63,6 +63,14 @@ def sampling_config(
 def collect(
     source: Annotated[Path, typer.Argument(help="Folder of images whose noise to collect.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Bank folder to write.")],
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="Read SOURCE as real pairs in this layout (city100, realsr, paired) and scan"
+            " their LR images."
+        ),
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="With --layout: the split to scan.")] = None,
     patch: Annotated[
         int, typer.Option(min=8, help="Window side s (s x s windows, stride s).")
     ] = 256,
@@ -113,6 +121,8 @@ def collect(
         overwrite=overwrite,
         export_png=export_png,
         progress=progress,
+        layout=layout,
+        split=split,
     )
     failed = [r for r in result.records if r.status == "failed"]
     for record in failed:

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from rwsr.data.cati import Cati, NoiseSamplingConfig, compute_cati
+from rwsr.data.datasets import load_pairs
 from rwsr.data.folders import list_images
 from rwsr.data.manifest import BANK_FILES, check_inputs_outside, clear_earlier_run
 from rwsr.data.noise_bank import BankSelection, write_bank
 from rwsr.data.noise_report import ImageRecord, write_report
 from rwsr.data.parallel import WorkerPool
 from rwsr.data.scan import SetScan, scan_set
+from rwsr.errors import ConfigError
 
 
 def select_windows(
@@ -101,8 +103,13 @@ def collect_noise(
     overwrite: bool = False,
     export_png: bool = False,
     progress: bool = True,
+    layout: str | None = None,
+    split: str | None = None,
 ) -> CollectResult:
     """Scan `source_dir`, find its CATI, bank every in-CATI window, write the report.
+
+    `layout` (a rwsr.data.datasets layout, e.g. city100 or realsr; `split` its split) reads
+    `source_dir` as a set of real pairs and scans their LR images, the noisy side.
 
     With `overwrite`, what an earlier collection wrote in `out_dir` (patches.npy, index.json,
     png/, report.*) is removed first, so no stale PNG or report outlives it.
@@ -110,7 +117,13 @@ def collect_noise(
     start = time.perf_counter()
     config = config or NoiseSamplingConfig()
     out_dir = Path(out_dir)
-    paths = list_images(source_dir, what="source folder")
+    if layout is None:
+        paths = list_images(source_dir, what="source folder")
+    else:
+        pairs = load_pairs(source_dir, layout=layout, split=split, check=False)
+        paths = [pair.lr for pair in pairs if pair.lr is not None]
+        if not paths:
+            raise ConfigError(f"{source_dir}: layout {layout} has no LR images to scan")
     check_inputs_outside(out_dir, owned=BANK_FILES, inputs=[Path(source_dir)])
     if overwrite:
         clear_earlier_run(out_dir, BANK_FILES)
@@ -135,7 +148,13 @@ def collect_noise(
     write_report(
         out_dir,
         title=f"Noise bank of {Path(source_dir).name}",
-        settings={"source": str(source_dir), **config.model_dump(), "workers": workers},
+        settings={
+            "source": str(source_dir),
+            "layout": layout or "folder of images",
+            "split": split,
+            **config.model_dump(),
+            "workers": workers,
+        },
         cati=cati,
         records=records,
         variances={"source": variance},

@@ -40,7 +40,7 @@ from rwsr.models.catalog import architecture_config, build_model, generator_scal
 from rwsr.models.checkpoint import convert_to_native, load_weights_into, read_checkpoint, save_model
 from rwsr.models.edl import RWSREDL, RWSREDLConfig
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
-from rwsr.models.vgg import VGGFeatureExtractor
+from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
 from rwsr.train.config import TrainConfig
 from rwsr.train.data import TrainingData, build_training_data, epoch_batches
 from rwsr.train.logs import RunLog, plot_curves
@@ -200,9 +200,10 @@ def perceptual_description(config: TrainConfig) -> str:
     """Which network and layers L_per used, for logs, checkpoints and reports."""
     if config.loss.per <= 0:
         return "none"
-    layers = ", ".join(config.loss.vgg_layers or ["last conv before ReLU"])
+    net = PERCEPTUAL_NETS[config.loss.perceptual_net]
+    layers = ", ".join(config.loss.vgg_layers or [net.default_layer])
     random = " (RANDOM weights: tests only)" if config.loss.allow_random_vgg else " (ImageNet)"
-    return f"{config.loss.perceptual_net} {layers}{random}"
+    return f"{net.name} {layers}{random}"
 
 
 def setup(config: TrainConfig) -> Run:
