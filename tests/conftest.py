@@ -11,6 +11,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CITY100 = SHARED / "datasets" / "city100_iphonex_train"
+BSD100 = SHARED / "datasets" / "bsd100_hr"
 NCNN = SHARED / "models" / "ncnn"
 
 # Two pytest-xdist workers share two cores: one intra-op thread each avoids oversubscription.
@@ -28,6 +29,12 @@ def require(path: Path) -> Path:
 @pytest.fixture
 def city100() -> Path:
     return require(CITY100)
+
+
+@pytest.fixture
+def bsd100() -> Path:
+    """100 clean BSD100 photos (481x321)."""
+    return require(BSD100)
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ from rwsr.data.noise_bank import open_bank
 from rwsr.errors import ConfigError
 from rwsr.imageio import read_image, write_image
 
-BSD100 = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "bsd100_hr"
-
 CONFIG = NgdcConfig(sampling=NoiseSamplingConfig(patch=32, percentile=25))
 
 
@@ -198,13 +196,6 @@ def test_a_target_and_an_aux_image_with_one_pair_name_are_refused_before_any_wor
     assert str(target / "aux_aux_100_s4.png") in message and str(aux / "aux_100_s4.png") in message
     assert "would both be written as aux_aux_100_s4.png" in message
     assert not (tmp_path / "out").exists()
-
-
-@pytest.fixture
-def bsd100() -> Path:
-    if not BSD100.is_dir():
-        pytest.skip(f"{BSD100} is not available (../shared is only on developer and CI machines)")
-    return BSD100
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -374,3 +375,62 @@ def test_an_x3_checkpoint_reloads_as_x3_and_clean_photos_become_pairs(
     assert loaded.config.rrdb.scale == 3 and loaded.layout == "rwsr training checkpoint"
     assert loaded.model(torch.rand(1, 3, 10, 12)).shape == (1, 3, 30, 36)
     assert json.loads((run / "data.json").read_text())[0]["pairs"] == 2
+
+
+def test_three_sources_from_the_cli(city100: Path, bsd100: Path, tmp_path: Path) -> None:
+    """City100 pairs + clean BSD100 photos + NGDC-selected auxiliary pairs (City100 as the
+    real-pair target, BSD100 as the auxiliary set), one tiny run; data.json says who gave what."""
+    target, aux = tmp_path / "city100", tmp_path / "aux"
+    target.mkdir()
+    aux.mkdir()
+    for number in range(21, 27):
+        for side in "HL":
+            shutil.copy(city100 / f"{number:03d}{side}.PNG", target)
+    for number in (1, 4, 9, 13, 14, 15, 16, 26):
+        shutil.copy(bsd100 / f"{number:03d}.png", aux)
+    runner = CliRunner()
+    ngdc = runner.invoke(
+        app,
+        [
+            "ngdc",
+            f"--target={target}",
+            "--target-layout=city100",
+            "--target-split=train",
+            f"--aux={aux}",
+            f"--output={tmp_path / 'ngdc'}",
+            "--patch=64",
+            "--percentile=30",
+            "--workers=1",
+            "--no-progress",
+        ],
+    )
+    assert ngdc.exit_code == 0, ngdc.output
+    sources = (
+        f"[{{name: city100, layout: city100, root: {target}, split: train}},"
+        f" {{name: clean, layout: clean, root: {bsd100}}},"
+        f" {{name: ngdc, layout: paired, root: {tmp_path / 'ngdc'}}}]"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(REPO / "configs" / "tiny_cpu.yaml"),
+            f"data.sources={sources}",
+            f"data.noise_bank={tmp_path / 'ngdc' / 'bank'}",
+            "data.hr_patch=32",
+            "optim.iterations=2",
+            f"output_dir={tmp_path / 'runs'}",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "runs" / "tiny_cpu" / "data.json").read_text())
+    kept_aux = len(list((tmp_path / "ngdc" / "HR").iterdir()))
+    assert [(s["name"], s["pairs"]) for s in report] == [
+        ("city100", 6),
+        ("clean", 100),
+        ("ngdc", kept_aux),
+    ]
+    assert kept_aux > 0 and all("bank" in s["noise"] for s in report)
+    assert sum(s["share"] for s in report) == pytest.approx(1.0)
+    assert "3 source(s)" in result.output

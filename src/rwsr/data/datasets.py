@@ -21,6 +21,7 @@ Every reader checks what training would trip over later: a missing partner, LR s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -119,11 +120,17 @@ def match_by_name(
 
 
 def paired(
-    root: Path, *, split: str = "all", scale: int = 4, problems: list[str] | None = None
+    root: Path, *, split: str = "all", scale: int | None = None, problems: list[str] | None = None
 ) -> list[ImagePair]:
-    """ROOT/HR + ROOT/LR with the same names (rwsr pairs / rwsr ngdc output)."""
+    """ROOT/HR + ROOT/LR with the same names (rwsr pairs / rwsr ngdc output); the scale, unless
+    given, is the HR/LR width ratio of the first pair (every other pair is checked against it)."""
     _split(split, ("all",), "paired")
-    return match_by_name(root / "LR", root / "HR", scale=scale, problems=problems)
+    pairs = match_by_name(root / "LR", root / "HR", scale=scale or 1, problems=problems)
+    if scale is None and pairs:
+        (lr_w, _), (hr_w, _) = image_size(pairs[0].lr), image_size(pairs[0].hr)
+        ratio = max(round(hr_w / lr_w), 1)
+        pairs = [dataclasses.replace(pair, scale=ratio) for pair in pairs]
+    return pairs
 
 
 CITY100_SPLITS = {

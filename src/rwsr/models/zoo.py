@@ -48,6 +48,7 @@ ZOO: tuple[ZooEntry, ...] = (
             " -o src/rwsr/weights/rwsr-edl-x4.safetensors (realsr-ncnn-vulkan models-DF2K)"
         ),
         bundled_file="weights/rwsr-edl-x4.safetensors",
+        sha256="de64402bbb99a280c4cdd1a9f5d182a6c6a224f36ece7dbd9c7fbfa46bec0c05",
     ),
     ZooEntry(
         name="realesrgan-x4plus",
@@ -96,7 +97,13 @@ def sha256_of(path: Path) -> str:
 def weights_path(entry: ZooEntry, *, progress: bool = True) -> Path:
     """Local file of a zoo entry: the bundled file, the verified cache, or a fresh download."""
     if entry.bundled_file is not None:
-        return Path(str(resources.files("rwsr").joinpath(entry.bundled_file)))
+        bundled = Path(str(resources.files("rwsr").joinpath(entry.bundled_file)))
+        if entry.sha256 is not None and sha256_of(bundled) != entry.sha256:
+            raise WeightsUnavailableError(
+                f"{bundled}: SHA-256 does not match the pinned {entry.sha256} for"
+                f" '{entry.name}'; the installed package is damaged: reinstall rwsr"
+            )
+        return bundled
     assert entry.url is not None and entry.sha256 is not None
     target = cache_dir() / Path(entry.url).name
     if target.is_file():
