@@ -4,6 +4,7 @@ each precision named, measured in one run and alternating, so the ratios hold on
 speed drifts.
 
     python benchmarks/bench_train.py [--steps 4] [--precision auto,bf16] [--paper-steps 2]
+        [--paper-precision auto]
 
 Needs ../shared (City100 pairs, BSD100 photos, VGG16 weights; a random VGG16 of the same cost
 where the weights are absent). FLOPs are counted by torch.utils.flop_counter on one step
@@ -166,6 +167,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4, help="timed steps per configuration")
     parser.add_argument("--paper-steps", type=int, default=2, help="0 leaves the paper model out")
     parser.add_argument("--precision", default="auto,bf16", help="comma-separated precisions")
+    parser.add_argument(
+        "--paper-precision",
+        default="auto",
+        help="precisions of the paper model (slow in bf16 where the CPU emulates it)",
+    )
     args = parser.parse_args()
     keep_freed_memory()  # as the `rwsr` command does
     precisions = args.precision.split(",")
@@ -186,7 +192,7 @@ def main() -> None:
             pairs = x4_pairs(output / "pairs")
             paper = [
                 Subject(f"paper model, batch 16, {p}", paper_model(output / f"x4-{p}", pairs, p))
-                for p in precisions
+                for p in args.paper_precision.split(",")
             ]
             for _ in range(args.paper_steps):
                 for subject in paper:

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
-from rwsr.errors import RwsrError, WeightsUnavailableError
+from rwsr.errors import CheckpointError, ConfigError, RwsrError, WeightsUnavailableError
 from rwsr.imageio import read_image, write_image
 from rwsr.models.checkpoint import load_model
 from rwsr.train import trainer
@@ -434,3 +434,20 @@ def test_three_sources_from_the_cli(city100: Path, bsd100: Path, tmp_path: Path)
     assert kept_aux > 0 and all("bank" in s["noise"] for s in report)
     assert sum(s["share"] for s in report) == pytest.approx(1.0)
     assert "3 source(s)" in result.output
+
+
+def test_resume_refuses_other_recipes_and_foreign_files(tiny_config, small_pairs: Path) -> None:
+    overrides = (f"data.sources.0.root={small_pairs}", *PAIRED, "optim.iterations=2")
+    config = tiny_config(*overrides)
+    run = train(config, progress=False)
+    with pytest.raises(ConfigError, match=r"other settings \(loss.adv: 0.005 -> 0.0\)"):
+        train(tiny_config(*overrides, "loss.adv=0", "optim.iterations=3"), resume="latest")
+    with pytest.raises(ConfigError, match=r"model.rrdb.nb: 2 -> 3"):
+        train(tiny_config(*overrides, "model.rrdb.nb=3"), resume="latest")
+    with pytest.raises(CheckpointError, match="not an rwsr training checkpoint.*model.init_from"):
+        train(config, resume=run / "generator.safetensors")
+    # a log line cut short by a kill does not stop a resumed run
+    with open(run / "log.jsonl", "a") as log:
+        log.write('{"kind": "train", "itera')
+    train(tiny_config(*overrides[:-1], "optim.iterations=3"), resume="latest", progress=False)
+    assert [r["iteration"] for r in _records(run)] == [2, 3]

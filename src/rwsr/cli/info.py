@@ -15,14 +15,16 @@ def info(
     target: Annotated[
         str,
         typer.Argument(
-            help="A built-in architecture name (e.g. rwsr-edl-x4) or a checkpoint file."
+            help="A built-in architecture name (e.g. rwsr-edl-x4), a zoo model name"
+            " (e.g. rwsr-edl-camerasr-x1) or a checkpoint file."
         ),
     ],
     scale: Annotated[
         int | None, typer.Option(help="Scale of a foreign x3 checkpoint (x2 and x3 share shapes).")
     ] = None,
 ) -> None:
-    """Print architecture, variant, scale, sizes, parameter count and dtype."""
+    """Print architecture, variant, scale, sizes, parameter count and dtype (and, for a zoo
+    model, its licence, origin and hash)."""
     from rwsr.models.catalog import (
         BUILTIN_ARCHITECTURES,
         architecture_config,
@@ -30,10 +32,28 @@ def info(
         describe,
     )
     from rwsr.models.checkpoint import load_model
+    from rwsr.models.zoo import ZOO, weights_path, zoo_entry
 
     rows: dict[str, object]
     looks_like_file = Path(target).exists() or Path(target).suffix != "" or "/" in target
-    if target in BUILTIN_ARCHITECTURES or not looks_like_file:
+    zoo_names = {entry.name for entry in ZOO}
+    if target in zoo_names and target not in BUILTIN_ARCHITECTURES:
+        entry = zoo_entry(target)
+        loaded = load_model(weights_path(entry))
+        model, config = loaded.model, loaded.config
+        rows = {
+            "zoo model": f"{target} (trained weights)",
+            "description": entry.description,
+            **describe(config),
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "licence": entry.licence,
+            "how it was made": entry.origin,
+            "sha256": entry.sha256,
+        }
+        rows.update(
+            {f"meta.{k}": v for k, v in loaded.metadata.items() if k not in ("config", "format")}
+        )
+    elif target in BUILTIN_ARCHITECTURES or not looks_like_file:
         config = architecture_config(target)
         model = build_model(config)
         rows = {"name": target, **describe(config), "dtype": "float32 (built-in)"}

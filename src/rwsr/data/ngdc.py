@@ -132,9 +132,7 @@ def _source_plan(target_dir: Path, config: NgdcConfig) -> _Plan:
     )
 
 
-def _real_pair_plan(
-    target_dir: Path, config: NgdcConfig, layout: str, split: str | None
-) -> _Plan:
+def _real_pair_plan(target_dir: Path, config: NgdcConfig, layout: str, split: str | None) -> _Plan:
     if "cleanup" in config.pairs.model_fields_set:
         raise ConfigError(
             "a real-pair target is used as it is, so its clean-up (--cleanup) does not apply; "

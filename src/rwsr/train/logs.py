@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rwsr.atomic import write_bytes_atomic
+from rwsr.errors import RwsrError
 
 
 class RunLog:
@@ -46,11 +47,20 @@ class RunLog:
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a log; a last line cut short by a kill is left out (earlier lines are
+    whole: each record is one append)."""
     if not path.is_file():
         return []
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            if number == len(lines):
+                break
+            raise RwsrError(f"{path}: line {number} is not a JSON record") from None
+    return records
 
 
 def plot_curves(log_path: Path, out_path: Path) -> None:

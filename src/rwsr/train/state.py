@@ -48,13 +48,24 @@ def save_checkpoint(state: dict[str, Any], path: Path, *, keep: int | None = Non
             stale.unlink(missing_ok=True)
 
 
+REQUIRED_KEYS = frozenset({"iteration", "config", "generator", "opt_g", "sched_g", "rng"})
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint written by `save_checkpoint`; anything else (a generator file, a
+    plain state dict) is a CheckpointError that says what to use instead."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint does not exist") from None
     except Exception as error:  # noqa: BLE001 - truncated zip, pickle errors alike
         raise CheckpointError(f"{path}: cannot read training checkpoint ({error})") from None
+    if not isinstance(state, dict) or not REQUIRED_KEYS <= state.keys():
+        raise CheckpointError(
+            f"{path}: not an rwsr training checkpoint (those are run/checkpoints/iter_*.pt);"
+            " to start a new run from these weights, set model.init_from"
+        )
+    return state
 
 
 def rng_state() -> dict[str, Any]:

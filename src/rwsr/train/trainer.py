@@ -315,9 +315,55 @@ def training_state(run: Run) -> dict[str, Any]:
     }
 
 
+# What a resumed run may change: how long it runs, how it logs and validates, where it runs.
+RESUMABLE_CHANGES = frozenset(
+    {
+        "name",
+        "optim.iterations",
+        "log_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "max_bad_steps",
+        "device",
+        "output_dir",
+        "data.workers",
+        "data.preload",
+    }
+)
+
+
+def _flat(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def restore(run: Run, path: Path) -> None:
-    """Restore every state of `run` from the training checkpoint at `path`."""
+    """Restore every state of `run` from the training checkpoint at `path`. A checkpoint of
+    another recipe (architecture, losses, data, schedule) is refused: resuming it would train
+    something that no config describes."""
     state = load_checkpoint(path)
+    stored = _flat(json.loads(state["config"]))
+    current = _flat(json.loads(run.config.model_dump_json()))
+    changed = sorted(
+        key
+        for key in stored.keys() | current.keys()
+        if stored.get(key) != current.get(key)
+        and key not in RESUMABLE_CHANGES
+        and not key.startswith("validation.")
+    )
+    if changed:
+        listed = ", ".join(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}" for k in changed[:6])
+        raise ConfigError(
+            f"{path}: was trained with other settings ({listed}"
+            + (f", and {len(changed) - 6} more" if len(changed) > 6 else "")
+            + "); resume with the run's own config, or start a new run (another name) with"
+            " model.init_from to reuse its weights"
+        )
     unwrap(run.generator).load_state_dict(state["generator"])
     run.opt_g.load_state_dict(state["opt_g"])
     run.sched_g.load_state_dict(state["sched_g"])
