@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rwsr.cli.main import app
 from rwsr.errors import ConfigError
-from rwsr.train.config import TrainConfig, apply_override, load_config
+from rwsr.train.config import apply_override, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
