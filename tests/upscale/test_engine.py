@@ -44,15 +44,14 @@ def test_tiles_match_whole_image_on_a_real_photo(
     assert tiles[-1] == (4, 4)  # 2x2 tiles of 96 px, input [0, 96) and [64, 160)
     assert whole.shape == tiled.shape == (640, 640, 3) and tiled.dtype == np.uint8
     assert _psnr(tiled, whole) >= 50
-    # Tile edges (output columns 256 and 384) are where the model lacks context; with
-    # blending there is no step there beyond the usual bf16 noise.
-    seams = [4 * 64, 4 * 96]
-    border, typical = _border_step(tiled, whole, seams)
-    assert border <= 3 * typical + 0.05, (border, typical)
-    # Without overlap the same measure does see the seam: the check above can fail.
+    # Tile edges (output columns 256 and 384) are where the model lacks context. Without
+    # overlap the measure sees a clear seam; with blending the step there is less than a fifth
+    # of it (fp32: 0.23 against 3.5 grey levels; in bf16 both sit on more rounding noise).
     hard = Upscaler(default_model, tile=80, tile_overlap=0).upscale(image)
     hard_border, hard_typical = _border_step(hard, whole, [320])
     assert hard_border > 3 * hard_typical + 0.05, (hard_border, hard_typical)
+    border, typical = _border_step(tiled, whole, [4 * 64, 4 * 96])
+    assert border <= hard_border / 5, (border, typical, hard_border)
     assert DEFAULT_OVERLAP == 32
 
 
