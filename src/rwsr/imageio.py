@@ -107,6 +107,29 @@ def from_float(image: np.ndarray, dtype: type[np.integer] = np.uint8) -> np.ndar
 # --------------------------------------------------------------------------- with metadata
 
 EXIF_ORIENTATION = 0x0112
+# The IFD0 tags that describe the photo rather than its storage: the only ones carried into
+# the output. Pillow reads a TIFF's own IFD0 as its EXIF, with the input's size, strips,
+# compression and photometric; written into the output they would describe the input's
+# pixels (a 384x384 result claiming 96x384; CMYK claiming SEPARATED and unreadable).
+# ImageDescription and Software are left out: TIFF writers keep layout there (tifffile's
+# shape JSON), and the output's writer is not the input's.
+_PHOTO_TAGS = frozenset(
+    {
+        0x010F,  # Make
+        0x0110,  # Model
+        EXIF_ORIENTATION,
+        0x011A,  # XResolution
+        0x011B,  # YResolution
+        0x0128,  # ResolutionUnit
+        0x0132,  # DateTime
+        0x013B,  # Artist
+        0x013E,  # WhitePoint
+        0x013F,  # PrimaryChromaticities
+        0x8298,  # Copyright
+        0x8769,  # Exif IFD (exposure, lens, dates, ...)
+        0x8825,  # GPS IFD
+    }
+)
 # EXIF orientation -> how to turn the stored pixels upright (numpy operations, in order).
 _ORIENTATION_FIXES = {
     2: lambda a: a[:, ::-1],
@@ -160,9 +183,16 @@ def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = No
     pixels = read_image(path, channels=None)
     try:
         with Image.open(path) as handle:
-            icc = handle.info.get("icc_profile") or None
+            # OpenCV turns CMYK into RGB plus an alpha the file lacks; its CMYK profile no
+            # longer describes the pixels.
+            cmyk = handle.mode == "CMYK"
+            if cmyk:
+                pixels = pixels[:, :, :3]
+            icc = None if cmyk else handle.info.get("icc_profile") or None
             exif = handle.getexif()
             orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
+            for tag in set(exif) - _PHOTO_TAGS:
+                del exif[tag]
             exif_bytes = None
             if len(exif):
                 exif[EXIF_ORIENTATION] = 1

@@ -71,27 +71,6 @@ def test_existing_outputs_are_never_overwritten_without_flag(
     assert code == 0 and read_image(out / "a_x4.png").shape == (32, 48, 3)
 
 
-def test_unwritable_output_dir(tiny_model_file: Path, tmp_path: Path) -> None:
-    _photo(tmp_path / "a.png")
-    _photo(tmp_path / "b.png")
-    blocker = tmp_path / "file"
-    blocker.write_text("a file where the output folder should be")
-    code, output = _invoke(
-        str(tmp_path / "a.png"),
-        str(tmp_path / "b.png"),
-        "-o",
-        str(blocker / "out"),
-        "--model",
-        str(tiny_model_file),
-    )
-    assert code == 1
-    assert (
-        f"{tmp_path / 'a.png'}: cannot write" in output
-        and f"{tmp_path / 'b.png'}: cannot write" in output
-    )
-    assert "failed 2" in output
-
-
 def test_outscale_suffix_and_ext(tiny_model_file: Path, tmp_path: Path) -> None:
     _photo(tmp_path / "a.png")
     code, output = _invoke(

@@ -82,7 +82,7 @@ def test_outscale_resizes_model_output(tiny_model: RRDBNet) -> None:
     noise = np.random.default_rng(5).random((20, 20, 4), dtype=np.float32)
     enlarged = upscaler.upscale(noise, outscale=7)  # Lanczos/cubic overshoot is clipped
     assert enlarged.shape == (140, 140, 4) and 0 <= enlarged.min() and enlarged.max() <= 1
-    with pytest.raises(InputError, match="outscale"):
+    with pytest.raises(ConfigError, match="outscale"):
         upscaler.upscale(image, outscale=0)
 
 

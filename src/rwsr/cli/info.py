@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rwsr.cli.common import reports_errors
+from rwsr.errors import ConfigError
 
 
 @reports_errors
@@ -32,14 +34,18 @@ def info(
         describe,
     )
     from rwsr.models.checkpoint import load_model
+    from rwsr.models.rrdbnet import RRDBNetConfig
     from rwsr.models.zoo import ZOO, weights_path, zoo_entry
 
+    scales = typing.get_args(RRDBNetConfig.model_fields["scale"].annotation)
+    if scale is not None and scale not in scales:
+        raise ConfigError(f"--scale must be one of {', '.join(map(str, scales))}, but got {scale}")
     rows: dict[str, object]
     looks_like_file = Path(target).exists() or Path(target).suffix != "" or "/" in target
     zoo_names = {entry.name for entry in ZOO}
     if target in zoo_names and target not in BUILTIN_ARCHITECTURES:
         entry = zoo_entry(target)
-        loaded = load_model(weights_path(entry))
+        loaded = load_model(weights_path(entry), scale=scale)
         model, config = loaded.model, loaded.config
         rows = {
             "zoo model": f"{target} (trained weights)",
@@ -55,6 +61,12 @@ def info(
         )
     elif target in BUILTIN_ARCHITECTURES or not looks_like_file:
         config = architecture_config(target)
+        named_scale = describe(config).get("scale")
+        if scale is not None and scale != named_scale:
+            raise ConfigError(
+                f"--scale {scale} contradicts {target}"
+                + (f", a x{named_scale} architecture" if named_scale else ", a discriminator")
+            )
         model = build_model(config)
         rows = {"name": target, **describe(config), "dtype": "float32 (built-in)"}
     else:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rwsr.cli.common import reports_errors
+from rwsr.errors import ConfigError
+from rwsr.outputs import check_output_dir
 
 
 @reports_errors
@@ -62,8 +65,14 @@ def upscale(
     """Upscale images: seamless tiles, 8/16-bit, gray/RGB/RGBA, EXIF orientation, ICC and EXIF kept."""
     from rwsr.models.zoo import load_generator
     from rwsr.upscale.batch import OutputNaming, default_suffix, plan_jobs, upscale_jobs
-    from rwsr.upscale.engine import Upscaler
+    from rwsr.upscale.engine import Upscaler, check_outscale
 
+    if not (math.isfinite(max_pixels) and max_pixels * 1e6 >= 1):
+        raise ConfigError(
+            f"--max-pixels must be a positive number of megapixels, but got {max_pixels:g}"
+        )
+    check_outscale(outscale)
+    check_output_dir(output)
     loaded = load_generator(model, scale=scale, progress=not quiet)
     upscaler = Upscaler(
         loaded.model,
@@ -73,6 +82,7 @@ def upscale(
         tile_overlap=tile_overlap,
         max_pixels=int(max_pixels * 1e6),
         compile_model=compile_model,
+        model_name=model,
     )
     factor = outscale if outscale is not None else upscaler.scale
     naming = OutputNaming(

@@ -17,8 +17,15 @@ def natural_key(path: Path) -> tuple[object, ...]:
     )
 
 
+def is_listed_image(path: Path) -> bool:
+    """Whether a file found in a folder is an input image. Hidden files are not: macOS's
+    `._NAME.png` resource forks and the temporary files of unfinished writes (rwsr.atomic
+    names them `.NAME.*.rwsr-tmp.png`) carry image suffixes but are no images to use."""
+    return not path.name.startswith(".") and is_image_path(path)
+
+
 def list_images(folder: str | os.PathLike[str], *, what: str = "image folder") -> list[Path]:
-    """The image files directly inside `folder`, naturally sorted; hidden files are ignored.
+    """The image files directly inside `folder` (`is_listed_image`), naturally sorted.
 
     Raises InputError when the folder is missing, is a file, or holds no images.
     """
@@ -27,11 +34,7 @@ def list_images(folder: str | os.PathLike[str], *, what: str = "image folder") -
         raise InputError(f"{folder}: {what} does not exist")
     if not folder.is_dir():
         raise InputError(f"{folder}: {what} is not a directory")
-    images = [
-        path
-        for path in folder.iterdir()
-        if path.is_file() and not path.name.startswith(".") and is_image_path(path)
-    ]
+    images = [path for path in folder.iterdir() if path.is_file() and is_listed_image(path)]
     if not images:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise InputError(f"{folder}: {what} holds no images (looked for {suffixes})")

@@ -1,7 +1,8 @@
 """Upscaling many files: finding inputs, naming outputs, per-file errors and a summary.
 
 One failing file never stops the batch; each file ends as done, skipped (output exists and
-no --overwrite) or failed (with the reason), and the caller decides the exit status.
+no --overwrite) or failed (with the reason), and the caller decides the exit status. A broken
+model (NaN/Inf output) does stop it: every file would fail the same way.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from rwsr.errors import InputError, RwsrError
-from rwsr.imageio import IMAGE_SUFFIXES, is_image_path, read_image_file, write_image_file
+from rwsr.atomic import sweep_temp_files
+from rwsr.data.folders import is_listed_image
+from rwsr.errors import CheckpointError, ConfigError, InputError, RwsrError
+from rwsr.imageio import IMAGE_SUFFIXES, read_image_file, write_image_file
+from rwsr.outputs import check_file_name
 from rwsr.upscale.engine import Upscaler
 
 OUTPUT_EXTENSIONS = ("auto", "png", "jpg", "webp", "tif", "bmp")
@@ -42,6 +46,13 @@ class OutputNaming:
     suffix: str
     extension: str = "auto"
 
+    def __post_init__(self) -> None:
+        if self.extension not in OUTPUT_EXTENSIONS:
+            raise ConfigError(
+                f"--ext must be one of {', '.join(OUTPUT_EXTENSIONS)}, not '{self.extension}'"
+            )
+        check_file_name(self.suffix, what="--suffix")
+
     def path_for(self, source: Path, relative_dir: Path) -> Path:
         extension = source.suffix.lower() if self.extension == "auto" else f".{self.extension}"
         return self.directory / relative_dir / f"{source.stem}{self.suffix}{extension}"
@@ -55,11 +66,9 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
     """Jobs for the given files and the images found recursively in the given folders,
     keeping each folder's sub-structure under the output directory. Returns the jobs and
     warnings for what was skipped. An output folder inside an input folder is not walked, and
-    a file that is another input's output (a rerun with -o on the input folder) is skipped."""
-    if naming.extension not in OUTPUT_EXTENSIONS:
-        raise InputError(
-            f"--ext must be one of {', '.join(OUTPUT_EXTENSIONS)}, not '{naming.extension}'"
-        )
+    a file that is another input's output (a rerun with -o on the input folder) is skipped.
+    Hidden files in folders are not inputs (`is_listed_image`). An output name the file
+    system cannot hold is an error here, before any work."""
     jobs: list[Job] = []
     notes: list[str] = []
     output_root = naming.directory.resolve()
@@ -71,7 +80,7 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
                 dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() != output_root)
                 for name in sorted(files):
                     path = Path(root) / name
-                    if is_image_path(path):
+                    if is_listed_image(path):
                         jobs.append(
                             Job(path, naming.path_for(path, path.parent.relative_to(given)))
                         )
@@ -87,6 +96,7 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
     jobs = [job for job in jobs if job.source.resolve() not in planned]
     outputs: dict[Path, Path] = {}
     for job in jobs:
+        check_file_name(job.output.name, what=f"{job.source}: output name")
         if job.output in outputs:
             raise InputError(
                 f"{job.source} and {outputs[job.output]} would both be written to {job.output}"
@@ -123,6 +133,8 @@ def upscale_file(
             overwrite=overwrite,
             quality=quality,
         )
+    except CheckpointError:
+        raise
     except RwsrError as error:
         message = str(error)
         if str(job.source) not in message:
@@ -151,7 +163,12 @@ def upscale_jobs(
     quality: int = 95,
     quiet: bool = False,
 ) -> list[FileResult]:
+    """Upscale `jobs` in order with progress bars, after removing the temporary files that
+    interrupted runs left in their output folders."""
     results: list[FileResult] = []
+    for folder in sorted({job.output.parent for job in jobs}):
+        for leftover in sweep_temp_files(folder):
+            tqdm.write(f"note: removed {leftover}, left by an interrupted run", file=sys.stderr)
     with (
         tqdm(total=len(jobs), unit="img", desc="images", disable=quiet) as files_bar,
         tqdm(unit="tile", desc="tiles", leave=False, disable=quiet) as tiles_bar,

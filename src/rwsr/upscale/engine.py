@@ -4,7 +4,7 @@ The whole image never goes to the device: tiles are cut on the host, streamed to
 and their outputs blended on the host one band of tile rows at a time (float accumulators
 only for the current band; finished rows go straight into the output array). Out-of-memory
 on the device halves the tile size and starts again; a tile that comes out NaN/Inf in
-bf16/fp16 is recomputed in fp32.
+bf16/fp16 is recomputed in fp32, and NaN/Inf in fp32 is an error (the weights are broken).
 
 An Upscaler holds no per-call state: one instance may serve several threads at once.
 Conventions: arrays are HxWxC RGB(A) or HxW gray, uint8/uint16 or float in [0, 1]; the output
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rwsr.errors import InputError
+from rwsr.errors import CheckpointError, ConfigError, InputError
 from rwsr.models.catalog import generator_scale
 from rwsr.upscale.device import resolve_device, resolve_precision
 from rwsr.upscale.fusion import fuse_activations
@@ -60,7 +60,9 @@ class Upscaler:
     tile: input tile size in pixels, None = chosen from free memory; tile_overlap: input
     pixels shared by neighbouring tiles, None = 32 but at most a quarter of the tile; precision: auto/fp32/bf16/fp16; device: auto/cpu/
     cuda[:N]/mps; max_pixels: larger inputs are refused before any work; compile_model: use
-    torch.compile (slow first call, faster afterwards: for batches).
+    torch.compile (slow first call, faster afterwards: for batches); model_name: how errors
+    name the model (its file or zoo name). Outputs are limited to max_pixels times the
+    squared model scale, the size of the model's output for the largest input.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Upscaler:
         tile_overlap: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         compile_model: bool = False,
+        model_name: str = "model",
     ) -> None:
         self.scale = generator_scale(model.config)
         self.device = resolve_device(device)
@@ -89,6 +92,7 @@ class Upscaler:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.max_pixels = max_pixels
+        self.model_name = model_name
         rrdb = getattr(model.config, "rrdb", model.config)
         self._multiple = getattr(rrdb, "input_unshuffle", 1)  # pixel-unshuffle models need it
         memory_format = (
@@ -171,10 +175,19 @@ class Upscaler:
         return result
 
     def _output_size(self, height: int, width: int, outscale: float | None) -> tuple[int, int]:
+        check_outscale(outscale)
         factor = self.scale if outscale is None else outscale
-        if factor <= 0:
-            raise InputError(f"--outscale must be positive, but got {outscale}")
-        return max(1, round(height * factor)), max(1, round(width * factor))
+        # Floats until the limit is checked: round() of a huge size would overflow.
+        out_height, out_width = height * factor, width * factor
+        limit = self.max_pixels * self.scale**2
+        if out_height * out_width > limit:
+            raise InputError(
+                f"the output would be {out_width:.0f}x{out_height:.0f} ="
+                f" {out_height * out_width / 1e6:.1f} MPix, above the limit of"
+                f" {limit / 1e6:.1f} MPix (--max-pixels at x{self.scale}); lower --outscale or"
+                " raise --max-pixels"
+            )
+        return max(1, round(out_height)), max(1, round(out_width))
 
     # ------------------------------------------------------------------ tiles
 
@@ -263,8 +276,19 @@ class Upscaler:
                         stacklevel=3,
                     )
                     y = self._exact(x)
+            if not torch.isfinite(y).all():
+                raise CheckpointError(
+                    f"{self.model_name}: the model outputs NaN/Inf even in fp32; its weights"
+                    " are broken (NaN/Inf or overflowing), use another checkpoint"
+                )
             y = y[..., : height * self.scale, : width * self.scale].clamp(0, 1)
             return y[0].permute(1, 2, 0).cpu().numpy()
+
+
+def check_outscale(outscale: float | None) -> None:
+    """--outscale must be a finite, positive factor (None: the model's own scale)."""
+    if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
+        raise ConfigError(f"--outscale must be a positive number, but got {outscale:g}")
 
 
 def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
