@@ -10,7 +10,7 @@ in its own process (rerunning resumes an unfinished run; a finished one is not r
 its best validation checkpoint is exported to OUT/models/<preset>.safetensors, and everything
 is scored by one `rwsr evaluate` call (OUT/eval). OUT/results.md and results.json hold the
 table: every convention, the network of the perceptual loss, trunk size, iterations, wall
-time of each run, and the commit.
+time of each run, and the commit; OUT/curves/<preset>.png the training curves.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,8 @@ def main() -> None:
             continue
         folder = train(row.preset)
         facts[row.label] = run_facts(folder)
+        (out / "curves").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / "curves.png", out / "curves" / f"{row.preset}.png")
         if row.evaluate:
             model = export_best(folder, out / "models" / f"{row.preset}.safetensors")
             models += ["--model", str(model)]

@@ -50,7 +50,7 @@ def main() -> None:
         overwrite=args.overwrite,
         metadata={
             "source": f"{args.checkpoint} (rwsr train, iteration {state['iteration']})",
-            "commit": commit,
+            "shipped_at_commit": commit,
             "perceptual_net": str(state.get("perceptual_net")),
             "validation": ", ".join(f"{k} {v:.4f}" for k, v in best.items() if k != "iteration"),
         },

@@ -85,3 +85,59 @@ def test_zoo_entries_are_complete() -> None:
 def test_any_checkpoint_path_is_a_model(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
     save_model(tiny_model, tmp_path / "t.safetensors")
     assert load_generator(str(tmp_path / "t.safetensors")).config == tiny_model.config
+
+
+def test_the_camerasr_model_sharpens_a_held_out_phone_photo_through_the_cli(
+    city100: Path, tmp_path: Path
+) -> None:
+    """rwsr's own CameraSR model on a full iPhone X photo it never trained on (pair 091),
+    tiled: same size, closer to the HR photo than the LR photo is."""
+    from typer.testing import CliRunner
+
+    from rwsr.cli.main import app
+    from rwsr.imageio import read_image
+    from rwsr.metrics.psnr_ssim import psnr
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "upscale",
+            str(city100 / "091L.PNG"),
+            "--model=rrdb-l1-camerasr-x1",
+            "--tile=256",
+            f"--output={tmp_path}",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lr, hr = read_image(city100 / "091L.PNG"), read_image(city100 / "091H.PNG")
+    sr = read_image(tmp_path / "091L_x1.png")
+    assert sr.shape == lr.shape == (600, 840, 3)
+    assert psnr(sr, hr, crop_border=4) > psnr(lr, hr, crop_border=4) + 0.1
+
+
+def test_a_tampered_bundled_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = zoo_entry("rrdb-l1-camerasr-x1")
+    copy = tmp_path / entry.bundled_file
+    copy.parent.mkdir(parents=True)
+    data = bytearray(weights_path(entry).read_bytes())
+    data[len(data) // 2] ^= 1
+    copy.write_bytes(bytes(data))
+    monkeypatch.setattr("rwsr.models.zoo.resources.files", lambda package: tmp_path)
+    with pytest.raises(WeightsUnavailableError) as caught:
+        load_generator("rrdb-l1-camerasr-x1")
+    assert str(copy) in str(caught.value) and entry.sha256 in str(caught.value)
+
+
+def test_bundled_files_match_their_pinned_hashes_and_notice() -> None:
+    notice = (Path(weights_path(zoo_entry(DEFAULT_MODEL))).parent / "NOTICE").read_text()
+    for entry in ZOO:
+        if entry.bundled_file is not None:
+            assert len(entry.sha256 or "") == 64
+            assert hashlib.sha256(weights_path(entry).read_bytes()).hexdigest() == entry.sha256
+            assert Path(entry.bundled_file).name in notice and entry.sha256 in notice
+    loaded = load_generator("rrdb-l1-camerasr-x1")
+    assert loaded.config.scale == 1 and loaded.dtype == torch.float16
+    assert "runs/camerasr_x1_cpu_psnr/best.pt" in loaded.metadata["source"]

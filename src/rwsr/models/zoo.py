@@ -51,6 +51,22 @@ ZOO: tuple[ZooEntry, ...] = (
         sha256="de64402bbb99a280c4cdd1a9f5d182a6c6a224f36ece7dbd9c7fbfa46bec0c05",
     ),
     ZooEntry(
+        name="rrdb-l1-camerasr-x1",
+        description=(
+            "RRDBNet x1 (2 RRDBs, 32 features) trained by rwsr with L1 on City100 iPhone X"
+            " pairs 021-090 + BSD100 photos: sharpens and cleans phone photos at their own size"
+        ),
+        scale=1,
+        licence="weights: made by rwsr (see weights/NOTICE); data: City100 (MIT), BSD100",
+        origin=(
+            "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
+            " python experiments/ship_model.py runs/camerasr_x1_cpu_psnr/best.pt"
+            " -o src/rwsr/weights/rrdb-l1-camerasr-x1.safetensors"
+        ),
+        bundled_file="weights/rrdb-l1-camerasr-x1.safetensors",
+        sha256="076081b62e69bd3f1cb55581a122460166422fa28fdc17355991bc86824116d0",
+    ),
+    ZooEntry(
         name="realesrgan-x4plus",
         description="Real-ESRGAN x4plus RRDBNet (general photos)",
         scale=4,
