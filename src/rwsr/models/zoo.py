@@ -57,7 +57,10 @@ ZOO: tuple[ZooEntry, ...] = (
             " pairs 021-090 + BSD100 photos: sharpens and cleans phone photos at their own size"
         ),
         scale=1,
-        licence="weights: made by rwsr (see weights/NOTICE); data: City100 (MIT), BSD100",
+        licence=(
+            "weights: made by rwsr (see weights/NOTICE); data: City100 (MIT),"
+            " BSD100 (research use)"
+        ),
         origin=(
             "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
             " python experiments/ship_model.py runs/camerasr_x1_cpu_psnr/best.pt"
