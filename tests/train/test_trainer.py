@@ -451,3 +451,29 @@ def test_resume_refuses_other_recipes_and_foreign_files(tiny_config, small_pairs
         log.write('{"kind": "train", "itera')
     train(tiny_config(*overrides[:-1], "optim.iterations=3"), resume="latest", progress=False)
     assert [r["iteration"] for r in _records(run)] == [2, 3]
+
+
+def test_ctrl_c_prints_one_line_with_the_way_to_resume(
+    small_pairs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(run, batch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train_step", interrupted)
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(REPO / "configs" / "tiny_cpu.yaml"),
+            f"data.sources.0.root={small_pairs}",
+            *PAIRED,
+            f"output_dir={tmp_path}",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 130
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"{tmp_path / 'tiny_cpu'}: interrupted; rerun with --resume to continue from its last"
+        " checkpoint"
+    )

@@ -30,5 +30,13 @@ def train(
 
     resolved = load_config(config, overrides or [])
     target = resume_from if resume_from is not None else ("latest" if resume else None)
-    run_dir = run_training(resolved, resume=target, progress=not quiet)
+    try:
+        run_dir = run_training(resolved, resume=target, progress=not quiet)
+    except KeyboardInterrupt:
+        typer.echo(
+            f"{resolved.output_dir / resolved.name}: interrupted; rerun with --resume to continue"
+            " from its last checkpoint",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     typer.echo(f"done: {run_dir}", err=True)
