@@ -7,8 +7,11 @@ so memory stays bounded by a few decoded images per worker.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -40,7 +43,20 @@ def _guarded(function: Callable[[Item], Result], item: Item) -> Outcome[Item, Re
         return Outcome(item, error=f"{item}: unexpected {type(error).__name__}: {error}")
 
 
-def _single_thread_worker() -> None:
+def _init_worker(parent: int) -> None:
+    """Workers die with their parent and leave Ctrl-C to it.
+
+    A `kill -9` of the parent would otherwise leave the workers (and the resource tracker
+    they keep open) running for good: on Linux the kernel sends them SIGKILL when the parent
+    dies. Ctrl-C reaches the whole process group; ignored here, the parent alone reports it
+    (one line) while the pool shuts down.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
     # The processes already use the cores; set before torch or OpenCV start their pools.
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
@@ -65,7 +81,8 @@ class WorkerPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_single_thread_worker,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
         return self
 
