@@ -271,3 +271,44 @@ def test_ablation_heads_are_detected_from_shapes(tmp_path: Path, head: EDLHeadCo
     loaded = load_model(tmp_path / "ablation.safetensors")
     assert (loaded.config.head.branches, loaded.config.head.mask) == (head.branches, head.mask)
     torch.testing.assert_close(_output(loaded.model), _output(model))
+
+
+def _tiny_state() -> dict[str, torch.Tensor]:
+    return RRDBNet(RRDBNetConfig(nf=8, nb=1, gc=4, scale=1)).state_dict()
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"format": "rwsr"}, "rwsr metadata without the model config"),
+        ({"format": "rwsr", "config": "{not json"}, "the model config in its metadata is invalid"),
+        (
+            {"format": "rwsr", "config": '{"arch": "rrdbnet", "scale": 1, "nf": 4096, "nb": 200}'},
+            "the model config in its metadata is invalid",
+        ),
+        (
+            {
+                "format": "rwsr",
+                "config": RRDBNetConfig(nf=16, nb=1, gc=4, scale=1).model_dump_json(),
+            },
+            "shape mismatch with the model config",
+        ),
+    ],
+)
+def test_crafted_metadata_is_refused_before_anything_is_built(
+    tmp_path: Path, metadata: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "crafted.safetensors"
+    save_file({k: v.contiguous() for k, v in _tiny_state().items()}, str(path), metadata=metadata)
+    with pytest.raises(CheckpointError, match=message) as caught:
+        load_model(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_crafted_block_number_is_refused_at_once(tmp_path: Path) -> None:
+    state = _tiny_state()
+    state |= {k.replace("body.0.", "body.99999999."): v for k, v in state.items() if "body.0." in k}
+    path = tmp_path / "crafted.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"crafted.pth: .*block 1 is missing"):
+        load_model(path)

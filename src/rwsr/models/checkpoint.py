@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
 from rwsr.atomic import atomic_path
-from rwsr.errors import CheckpointError
+from rwsr.errors import CheckpointError, ConfigError
 from rwsr.models.catalog import ModelConfig, build_model, parse_model_config
 from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
 from rwsr.models.rrdbnet import RRDBNetConfig
@@ -289,8 +290,15 @@ def convert_to_native(
 
 
 def _count_indices(state: Mapping[str, torch.Tensor], pattern: str) -> int:
+    """How many numbered blocks the keys hold; the numbers must run 0, 1, ..., n-1 (a crafted
+    `body.99999999.` key would otherwise ask for a hundred million blocks)."""
     found = {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
-    return 1 + max(found) if found else 0
+    if found and found != set(range(len(found))):
+        missing = min(set(range(max(found) + 1)) - found)
+        raise ValueError(
+            f"block numbers of {pattern} are not 0..{len(found) - 1}: block {missing} is missing"
+        )
+    return len(found)
 
 
 def infer_config(
@@ -393,6 +401,23 @@ def load_weights_into(
     return report
 
 
+def check_shapes(config: ModelConfig, state: Mapping[str, torch.Tensor], path: object) -> None:
+    """The model `config` describes must have the file's tensors, shape for shape: checked on
+    the meta device (no memory), before anything is built for real."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(config).state_dict().items()}
+    wrong = [
+        f"{key} {tuple(state[key].shape)} (the config needs {shape})"
+        for key, shape in expected.items()
+        if key in state and tuple(state[key].shape) != shape
+    ]
+    if wrong:
+        raise CheckpointError(
+            f"{path}: shape mismatch with the model config in {len(wrong)} tensors:"
+            f" {', '.join(wrong[:3])}"
+        )
+
+
 def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> LoadedModel:
     """Rebuild a model from a checkpoint file alone (rwsr safetensors or a foreign layout)."""
     state, metadata = read_checkpoint(path)
@@ -400,7 +425,14 @@ def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> Loa
         raise CheckpointError(f"{path}: contains no tensors")
     dtype = next(iter(state.values())).dtype
     if metadata.get("format") == FORMAT_NAME:
-        config = parse_model_config(metadata["config"])
+        if "config" not in metadata:
+            raise CheckpointError(f"{path}: rwsr metadata without the model config")
+        try:
+            config = parse_model_config(metadata["config"])
+        except ConfigError as error:
+            raise CheckpointError(
+                f"{path}: the model config in its metadata is invalid ({error})"
+            ) from None
         layout = (
             f"rwsr safetensors v{metadata.get('format_version', '?')}"
             if Path(path).suffix.lower() == ".safetensors"
@@ -412,8 +444,12 @@ def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> Loa
                 f"{path}: the model is x{stored_scale}, but x{scale} was requested"
             )
     else:
-        layout, state = convert_to_native(state, path)
-        config = infer_config(state, scale=scale, path=path)
+        try:
+            layout, state = convert_to_native(state, path)
+            config = infer_config(state, scale=scale, path=path)
+        except (ValidationError, ValueError) as error:  # sizes out of bounds, gaps in blocks
+            raise CheckpointError(f"{path}: cannot read the architecture ({error})") from None
+    check_shapes(config, state, path)
     model = build_model(config)
     report = load_weights_into(model, state, strict=True, path=path)
     return LoadedModel(

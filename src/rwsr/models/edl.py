@@ -34,8 +34,8 @@ class EDLHeadConfig(BaseModel):
 
     variant: Literal["paper", "official"] = "paper"
     init: Literal["identity", "default"] = "identity"
-    nf: int = Field(64, ge=1, description="hidden channels of every block")
-    blocks: int = Field(3, ge=1, description="blocks per branch")
+    nf: int = Field(64, ge=1, le=1024, description="hidden channels of every block")
+    blocks: int = Field(3, ge=1, le=64, description="blocks per branch")
     # Ablations of Table VII (paper variant only): one refinement branch (I_SR = I_R^x), or
     # two branches fused with a fixed M_alpha = M_beta = 0.5 instead of the learned mask.
     branches: Literal[1, 2] = 2

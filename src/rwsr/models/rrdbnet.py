@@ -30,9 +30,10 @@ class RRDBNetConfig(BaseModel):
     scale: Literal[1, 2, 3, 4] = 4
     in_channels: int = Field(3, ge=1)
     out_channels: int = Field(3, ge=1)
-    nf: int = Field(64, ge=1, description="feature channels")
-    nb: int = Field(23, ge=1, description="number of RRDB blocks")
-    gc: int = Field(32, ge=1, description="growth channels inside a dense block")
+    # Upper bounds far above any published model: a crafted file cannot ask for terabytes.
+    nf: int = Field(64, ge=1, le=1024, description="feature channels")
+    nb: int = Field(23, ge=1, le=256, description="number of RRDB blocks")
+    gc: int = Field(32, ge=1, le=1024, description="growth channels inside a dense block")
     input_unshuffle: Literal[1, 2, 4] = Field(
         1, description="Real-ESRGAN x2/x1 style: pixel-unshuffle the input by this factor"
     )

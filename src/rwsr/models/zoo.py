@@ -58,8 +58,7 @@ ZOO: tuple[ZooEntry, ...] = (
         ),
         scale=1,
         licence=(
-            "weights: made by rwsr (see weights/NOTICE); data: City100 (MIT),"
-            " BSD100 (research use)"
+            "weights: made by rwsr (see weights/NOTICE); data: City100 (MIT), BSD100 (research use)"
         ),
         origin=(
             "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
