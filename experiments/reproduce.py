@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import provenance  # experiments/provenance.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 ALEXNET = SHARED / "models" / "imagenet" / "alexnet-owt-7be5be79.pth"
@@ -185,13 +187,7 @@ def main() -> None:
     )
     summary = json.loads((out / "eval" / "summary.json").read_text())
     means = {r["method"]: r["means"] for r in summary["rows"]}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout.strip()
+    commit = provenance.commit()
     lines = [
         f"# {table.title}",
         "",

@@ -10,10 +10,10 @@ Prints the SHA-256 to pin in rwsr.models.zoo and the float16-vs-float32 PSNR on 
 from __future__ import annotations
 
 import argparse
-import subprocess
 from pathlib import Path
 
 import numpy as np
+import provenance  # experiments/provenance.py, beside this script
 import torch
 
 from rwsr.imageio import read_image
@@ -22,8 +22,6 @@ from rwsr.models.checkpoint import load_model, save_model
 from rwsr.models.zoo import sha256_of
 from rwsr.train.state import load_checkpoint
 from rwsr.upscale.engine import Upscaler
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -35,13 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     state = load_checkpoint(args.checkpoint)
     loaded = load_model(args.checkpoint)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout.strip()
+    commit = provenance.commit()
     best = state.get("best") or {}
     save_model(
         loaded.model,

@@ -38,6 +38,23 @@ def bsd100() -> Path:
 
 
 @pytest.fixture
+def ngdc_sets(city100: Path, bsd100: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A small real-pair target (City100 pairs 021-026) and auxiliary set (eight BSD100
+    photos, two of which match the iPhone's noise at 64 px windows, percentile 30)."""
+    import shutil
+
+    target, aux = tmp_path / "city100", tmp_path / "bsd100"
+    target.mkdir()
+    aux.mkdir()
+    for number in range(21, 27):
+        for side in "HL":
+            shutil.copy(city100 / f"{number:03d}{side}.PNG", target)
+    for number in (1, 4, 9, 13, 14, 15, 16, 26):
+        shutil.copy(bsd100 / f"{number:03d}.png", aux)
+    return target, aux
+
+
+@pytest.fixture
 def ncnn_models() -> Path:
     return require(NCNN)
 

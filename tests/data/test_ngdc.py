@@ -207,18 +207,11 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def test_real_pair_target_city100_keeps_its_pairs_and_banks_its_lr_noise(
-    city100: Path, bsd100: Path, tmp_path: Path
+    ngdc_sets: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """The paper's main setting: City100 (real x1 pairs) as target, BSD100 photos as
     auxiliary set. Six pairs and eight photos (two of which match the iPhone's noise)."""
-    target, aux, out = tmp_path / "city100", tmp_path / "bsd100", tmp_path / "out"
-    target.mkdir()
-    aux.mkdir()
-    for number in range(21, 27):
-        for side in "HL":
-            shutil.copy(city100 / f"{number:03d}{side}.PNG", target)
-    for number in (1, 4, 9, 13, 14, 15, 16, 26):
-        shutil.copy(bsd100 / f"{number:03d}.png", aux)
+    (target, aux), out = ngdc_sets, tmp_path / "out"
     before = digests(target)
     args = ["ngdc", "--target", str(target), "--target-layout", "city100", "--aux", str(aux)]
     args += ["-o", str(out), "--patch", "64", "--percentile", "30", "--x1-blur", "2"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -377,17 +376,12 @@ def test_an_x3_checkpoint_reloads_as_x3_and_clean_photos_become_pairs(
     assert json.loads((run / "data.json").read_text())[0]["pairs"] == 2
 
 
-def test_three_sources_from_the_cli(city100: Path, bsd100: Path, tmp_path: Path) -> None:
+def test_three_sources_from_the_cli(
+    ngdc_sets: tuple[Path, Path], bsd100: Path, tmp_path: Path
+) -> None:
     """City100 pairs + clean BSD100 photos + NGDC-selected auxiliary pairs (City100 as the
     real-pair target, BSD100 as the auxiliary set), one tiny run; data.json says who gave what."""
-    target, aux = tmp_path / "city100", tmp_path / "aux"
-    target.mkdir()
-    aux.mkdir()
-    for number in range(21, 27):
-        for side in "HL":
-            shutil.copy(city100 / f"{number:03d}{side}.PNG", target)
-    for number in (1, 4, 9, 13, 14, 15, 16, 26):
-        shutil.copy(bsd100 / f"{number:03d}.png", aux)
+    target, aux = ngdc_sets
     runner = CliRunner()
     ngdc = runner.invoke(
         app,
