@@ -40,17 +40,14 @@ def _records(run_dir: Path, kind: str = "train") -> list[dict]:
     return [r for r in map(json.loads, lines) if r["kind"] == kind]
 
 
+def _train_tiny_cli(output: Path, *overrides: str):
+    """`rwsr train configs/tiny_cpu.yaml OVERRIDES output_dir=OUTPUT --quiet`, in-process."""
+    command = ["train", str(REPO / "configs" / "tiny_cpu.yaml"), *overrides]
+    return CliRunner().invoke(app, [*command, f"output_dir={output}", "--quiet"])
+
+
 def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app,
-        [
-            "train",
-            str(REPO / "configs" / "tiny_cpu.yaml"),
-            f"data.sources.0.root={city100}",
-            f"output_dir={tmp_path}",
-            "--quiet",
-        ],
-    )
+    result = _train_tiny_cli(tmp_path, f"data.sources.0.root={city100}")
     assert result.exit_code == 0, result.output
     run = tmp_path / "tiny_cpu"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
@@ -404,18 +401,12 @@ def test_three_sources_from_the_cli(
         f" {{name: clean, layout: clean, root: {bsd100}}},"
         f" {{name: ngdc, layout: paired, root: {tmp_path / 'ngdc'}}}]"
     )
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(REPO / "configs" / "tiny_cpu.yaml"),
-            f"data.sources={sources}",
-            f"data.noise_bank={tmp_path / 'ngdc' / 'bank'}",
-            "data.hr_patch=32",
-            "optim.iterations=2",
-            f"output_dir={tmp_path / 'runs'}",
-            "--quiet",
-        ],
+    result = _train_tiny_cli(
+        tmp_path / "runs",
+        f"data.sources={sources}",
+        f"data.noise_bank={tmp_path / 'ngdc' / 'bank'}",
+        "data.hr_patch=32",
+        "optim.iterations=2",
     )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "runs" / "tiny_cpu" / "data.json").read_text())
@@ -454,17 +445,7 @@ def test_ctrl_c_prints_one_line_with_the_way_to_resume(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(trainer, "train_step", interrupted)
-    result = CliRunner().invoke(
-        app,
-        [
-            "train",
-            str(REPO / "configs" / "tiny_cpu.yaml"),
-            f"data.sources.0.root={small_pairs}",
-            *PAIRED,
-            f"output_dir={tmp_path}",
-            "--quiet",
-        ],
-    )
+    result = _train_tiny_cli(tmp_path, f"data.sources.0.root={small_pairs}", *PAIRED)
     assert result.exit_code == 130
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == (
