@@ -91,21 +91,14 @@ def rwsr(*args: str) -> None:
     subprocess.run(command, check=True, cwd=REPO)
 
 
-def run_folder(preset: str) -> Path:
-    from rwsr.train.config import load_config
-
-    config = load_config(REPO / "configs" / f"{preset}.yaml", check_paths=False)
-    return REPO / config.output_dir / config.name
-
-
 def train(preset: str) -> Path:
     """Train `preset` (resuming an unfinished run); its run folder."""
     from rwsr.train.config import load_config
     from rwsr.train.logs import read_log
     from rwsr.train.state import latest_checkpoint, load_checkpoint
 
-    folder = run_folder(preset)
     config = load_config(REPO / "configs" / f"{preset}.yaml", check_paths=False)
+    folder = REPO / config.output_dir / config.name
     last = latest_checkpoint(folder)
     if last is not None and load_checkpoint(last)["iteration"] >= config.optim.iterations:
         print(f"{preset}: finished ({last}); not retrained", flush=True)

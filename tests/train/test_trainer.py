@@ -35,6 +35,23 @@ def small_pairs(city100: Path, tmp_path: Path) -> Path:
     return root
 
 
+def _on(pairs: Path) -> tuple[str, ...]:
+    """Overrides that make the tiny preset's only source the x1 `paired` folder `pairs`."""
+    return (
+        f"data.sources.0.root={pairs}",
+        "data.sources.0.layout=paired",
+        "data.sources.0.split=null",
+        "data.sources.0.scale=1",
+    )
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
+    )
+
+
 def _records(run_dir: Path, kind: str = "train") -> list[dict]:
     lines = (run_dir / "log.jsonl").read_text().splitlines()
     return [r for r in map(json.loads, lines) if r["kind"] == kind]
@@ -76,10 +93,7 @@ def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
 
 def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) -> None:
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         "data.hr_patch=48",
         "data.augment=false",
         "data.batch_size=3",
@@ -102,10 +116,7 @@ def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) 
 def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) -> None:
     """N + M iterations in one run equal N, stop, resume, M: same weights, D and optimiser."""
     common = (
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         f"data.workers={workers}",
         "optim.milestones=[3]",
         "optim.ema_decay=0.9",
@@ -132,10 +143,7 @@ def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) 
 
 def test_refuses_to_mix_runs_without_resume(tiny_config, small_pairs: Path) -> None:
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         "optim.iterations=2",
     )
     train(config, progress=False)
@@ -158,10 +166,7 @@ def test_non_finite_losses_stop_with_a_clear_error(
 
     monkeypatch.setattr(trainer, "generator_losses", failing)
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         "optim.iterations=10",
         "checkpoint_every=2",
         "max_bad_steps=3",
@@ -181,15 +186,9 @@ def test_non_finite_losses_stop_with_a_clear_error(
 def test_untrained_vgg_is_refused(
     tiny_config, small_pairs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
-    monkeypatch.setattr(
-        torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
-    )
+    _offline(monkeypatch, tmp_path)
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         "loss.allow_random_vgg=false",
     )
     with pytest.raises(WeightsUnavailableError, match="loss.vgg_weights=PATH"):
@@ -209,10 +208,7 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
         "rwsr",
         "train",
         str(REPO / "configs" / "tiny_cpu.yaml"),
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         "data.batch_size=1",
         f"output_dir={tmp_path}",
         "optim.iterations=3",
@@ -242,10 +238,7 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
 
 def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) -> None:
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        "data.sources.0.layout=paired",
-        "data.sources.0.split=null",
-        "data.sources.0.scale=1",
+        *_on(small_pairs),
         "validation.layout=paired",
         f"validation.root={small_pairs}",
         "validation.scale=1",
@@ -265,21 +258,11 @@ def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) ->
     assert best["iteration"] == best["best"]["iteration"]
 
 
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
-    monkeypatch.setattr(
-        torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
-    )
-
-
 def _no_step(monkeypatch: pytest.MonkeyPatch) -> None:
     def step(*args, **kwargs):
         raise AssertionError("a training step ran before every file was checked")
 
     monkeypatch.setattr(trainer, "train_step", step)
-
-
-PAIRED = ("data.sources.0.layout=paired", "data.sources.0.split=null", "data.sources.0.scale=1")
 
 
 def test_missing_lpips_weights_fail_before_the_first_step(
@@ -288,8 +271,7 @@ def test_missing_lpips_weights_fail_before_the_first_step(
     _offline(monkeypatch, tmp_path)
     _no_step(monkeypatch)
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        *PAIRED,
+        *_on(small_pairs),
         f"validation.root={small_pairs}",
         "validation.scale=1",
         "validation.every=1000",
@@ -307,8 +289,7 @@ def test_missing_vgg_weights_and_validation_pairs_fail_before_the_first_step(
     _offline(monkeypatch, tmp_path)
     _no_step(monkeypatch)
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        *PAIRED,
+        *_on(small_pairs),
         "loss.perceptual_net=vgg16",
         "loss.allow_random_vgg=false",
     )
@@ -318,8 +299,7 @@ def test_missing_vgg_weights_and_validation_pairs_fail_before_the_first_step(
     (empty / "HR").mkdir(parents=True)
     (empty / "LR").mkdir()
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        *PAIRED,
+        *_on(small_pairs),
         f"validation.root={empty}",
         "validation.lpips=false",
     )
@@ -335,8 +315,7 @@ def test_the_iterations_checkpoint_exists_when_its_validation_fails(
 
     monkeypatch.setattr(trainer.Validator, "__call__", broken)
     config = tiny_config(
-        f"data.sources.0.root={small_pairs}",
-        *PAIRED,
+        *_on(small_pairs),
         f"validation.root={small_pairs}",
         "validation.scale=1",
         "validation.every=3",
@@ -422,7 +401,7 @@ def test_three_sources_from_the_cli(
 
 
 def test_resume_refuses_other_recipes_and_foreign_files(tiny_config, small_pairs: Path) -> None:
-    overrides = (f"data.sources.0.root={small_pairs}", *PAIRED, "optim.iterations=2")
+    overrides = (*_on(small_pairs), "optim.iterations=2")
     config = tiny_config(*overrides)
     run = train(config, progress=False)
     with pytest.raises(ConfigError, match=r"other settings \(loss.adv: 0.005 -> 0.0\)"):
@@ -445,7 +424,7 @@ def test_ctrl_c_prints_one_line_with_the_way_to_resume(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(trainer, "train_step", interrupted)
-    result = _train_tiny_cli(tmp_path, f"data.sources.0.root={small_pairs}", *PAIRED)
+    result = _train_tiny_cli(tmp_path, *_on(small_pairs))
     assert result.exit_code == 130
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == (

@@ -492,19 +492,21 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
     Returns the run folder: checkpoints/, best.pt, generator.safetensors, log.jsonl,
     curves.png, config.json, data.json.
     """
-    run = setup(config)
+    run_dir = config.output_dir / config.name
     resume_path = (
-        latest_checkpoint(run.run_dir) if resume == "latest" else (Path(resume) if resume else None)
+        latest_checkpoint(run_dir) if resume == "latest" else (Path(resume) if resume else None)
     )
-    if resume == "latest" and resume_path is None:
-        run.say(f"no checkpoint in {run.run_dir / 'checkpoints'}; starting from iteration 0")
-    if resume_path is not None:
-        restore(run, resume_path)
-    elif latest_checkpoint(run.run_dir) is not None:
+    if resume_path is None and resume != "latest" and latest_checkpoint(run_dir) is not None:
+        # refused before set-up, which reads every data set and weight file
         raise ConfigError(
-            f"{run.run_dir} already holds checkpoints; pass --resume to continue it or pick"
+            f"{run_dir} already holds checkpoints; pass --resume to continue it or pick"
             " another name"
         )
+    run = setup(config)
+    if resume == "latest" and resume_path is None:
+        run.say(f"no checkpoint in {run_dir / 'checkpoints'}; starting from iteration 0")
+    if resume_path is not None:
+        restore(run, resume_path)
     run.say(run.data.report())
     run.say(f"perceptual loss: {perceptual_description(config)}")
     log = None
