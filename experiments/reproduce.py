@@ -64,6 +64,11 @@ TABLES = {
             Row("RWSR-EDL (dual + mask, Eq. 8)", "camerasr_x1_cpu", (26.284, 0.8226, 0.133)),
             Row("single branch (Table VII)", "camerasr_x1_cpu_single_branch", None),
             Row("Eq. 7 weighted sum (Table X)", "camerasr_x1_cpu_eq7", None),
+            Row(
+                "RWSR-EDL, train_aim.yml weights (0.1 / 1 / 0.001)",
+                "camerasr_x1_cpu_aim_weights",
+                None,
+            ),
         ),
     ),
     "camerasr": Table(

@@ -15,10 +15,12 @@ from torch import nn
 from rwsr.errors import ConfigError
 from rwsr.models.discriminators import VGG128, PatchGAN, PatchGANConfig, VGG128Config
 from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.foreign import SPANDREL_VERSION, SpandrelConfig
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
 ModelConfig = Annotated[
-    RRDBNetConfig | RWSREDLConfig | PatchGANConfig | VGG128Config, Field(discriminator="arch")
+    RRDBNetConfig | RWSREDLConfig | PatchGANConfig | VGG128Config | SpandrelConfig,
+    Field(discriminator="arch"),
 ]
 _CONFIG_ADAPTER: TypeAdapter[ModelConfig] = TypeAdapter(ModelConfig)
 
@@ -69,6 +71,10 @@ def build_model(config: ModelConfig) -> nn.Module:
         return PatchGAN(config)
     if isinstance(config, VGG128Config):
         return VGG128(config)
+    if isinstance(config, SpandrelConfig):
+        raise ConfigError(
+            f"a {config.architecture} model is built by spandrel from its weights, not from a config"
+        )
     raise TypeError(f"Expected a model config, but got {type(config).__name__}")
 
 
@@ -76,7 +82,7 @@ def generator_scale(config: ModelConfig) -> int:
     """Output/input size ratio of a generator config."""
     if isinstance(config, RWSREDLConfig):
         return config.rrdb.scale
-    if isinstance(config, RRDBNetConfig):
+    if isinstance(config, RRDBNetConfig | SpandrelConfig):
         return config.scale
     raise ConfigError(f"'{config.arch}' is a discriminator, not a generator")
 
@@ -100,5 +106,17 @@ def describe(config: ModelConfig) -> dict[str, object]:
             "variant": variant,
             "scale": config.scale,
             "nb/nf/gc": f"{config.nb}/{config.nf}/{config.gc}",
+        }
+    if isinstance(config, SpandrelConfig):
+        return {
+            "architecture": f"{config.architecture} (detected by spandrel {SPANDREL_VERSION})",
+            "variant": f"{config.purpose}" + (f", {' '.join(config.tags)}" if config.tags else ""),
+            "scale": config.scale,
+            "low precision": ", ".join(
+                name
+                for name, ok in (("fp16", config.supports_half), ("bf16", config.supports_bfloat16))
+                if ok
+            )
+            or "none (fp32 only)",
         }
     return {"architecture": config.arch, "variant": "discriminator", "nf": config.nf}

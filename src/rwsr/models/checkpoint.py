@@ -12,6 +12,9 @@ LAYOUTS), converted to rwsr's parameter names, and their sizes read from tensor 
 - old ESRGAN: model.0, model.1.sub.N.RDBK.convJ.0, model.1.sub.NB (trunk conv), model.3/6/8/10.
 - DataParallel/DDP `module.` and torch.compile `_orig_mod.` prefixes.
 
+Any other key set goes to spandrel (rwsr.models.foreign), which knows the community
+architectures (SwinIR, HAT, DAT, SPAN, Real-ESRGAN Compact, ...).
+
 Pickled files (.pth/.pt/.ckpt) load only through torch.load(weights_only=True): a pickle that
 carries code is refused. A partial match is never loaded silently.
 """
@@ -34,6 +37,7 @@ from rwsr.atomic import atomic_path
 from rwsr.errors import CheckpointError, ConfigError
 from rwsr.models.catalog import ModelConfig, build_model, parse_model_config
 from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.foreign import SpandrelConfig, SpandrelGenerator, load_spandrel
 from rwsr.models.rrdbnet import RRDBNetConfig
 
 FORMAT_NAME = "rwsr"
@@ -106,8 +110,10 @@ def save_model(
     config = getattr(model, "config", None)
     if config is None:
         raise TypeError(f"Expected an rwsr model with a .config, but got {type(model).__name__}")
+    # A spandrel model is stored under its own parameter names, which spandrel detects again.
+    weights = model.net if isinstance(model, SpandrelGenerator) else model
     state = {}
-    for key, tensor in model.state_dict().items():
+    for key, tensor in weights.state_dict().items():
         tensor = tensor.detach().cpu()
         if dtype is not None and tensor.is_floating_point():
             tensor = tensor.to(dtype)
@@ -198,6 +204,10 @@ def _unwrap_state(loaded: object, path: Path) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------- layouts
 
 
+class UnknownLayoutError(CheckpointError):
+    """No layout of LAYOUTS matches the keys (spandrel may still know them)."""
+
+
 def _rename(
     state: Mapping[str, torch.Tensor], rules: list[tuple[str, str]]
 ) -> dict[str, torch.Tensor]:
@@ -220,7 +230,8 @@ def _with_head_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 
 def _from_native(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
-    if "conv_first.weight" in state or "rrdb.conv_first.weight" in state:
+    # conv_first/conv_last alone also name SwinIR, HAT and others: the RRDB trunk decides.
+    if "body.0.rdb1.conv1.weight" in state or "rrdb.body.0.rdb1.conv1.weight" in state:
         return _with_head_prefixes(state)
     return None
 
@@ -284,7 +295,7 @@ def convert_to_native(
             return name, native
     sample = ", ".join(sorted(state)[:6]) or "(no tensors)"
     known = "; ".join(description for _, description, _ in LAYOUTS)
-    raise CheckpointError(
+    raise UnknownLayoutError(
         f"{path}: not a recognised super-resolution checkpoint (first keys: {sample}). Known layouts: {known}"
     )
 
@@ -419,36 +430,32 @@ def check_shapes(config: ModelConfig, state: Mapping[str, torch.Tensor], path: o
 
 
 def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> LoadedModel:
-    """Rebuild a model from a checkpoint file alone (rwsr safetensors or a foreign layout)."""
+    """Rebuild a model from a checkpoint file alone (rwsr safetensors, a foreign RRDB layout,
+    or any architecture spandrel detects)."""
     state, metadata = read_checkpoint(path)
     if not state:
         raise CheckpointError(f"{path}: contains no tensors")
     dtype = next(iter(state.values())).dtype
     if metadata.get("format") == FORMAT_NAME:
-        if "config" not in metadata:
-            raise CheckpointError(f"{path}: rwsr metadata without the model config")
-        try:
-            config = parse_model_config(metadata["config"])
-        except ConfigError as error:
-            raise CheckpointError(
-                f"{path}: the model config in its metadata is invalid ({error})"
-            ) from None
+        config = _stored_config(metadata, path)
         layout = (
             f"rwsr safetensors v{metadata.get('format_version', '?')}"
             if Path(path).suffix.lower() == ".safetensors"
             else "rwsr training checkpoint"
         )
-        stored_scale = getattr(getattr(config, "rrdb", config), "scale", None)
-        if scale is not None and scale != stored_scale:
-            raise CheckpointError(
-                f"{path}: the model is x{stored_scale}, but x{scale} was requested"
-            )
     else:
         try:
             layout, state = convert_to_native(state, path)
             config = infer_config(state, scale=scale, path=path)
+        except UnknownLayoutError as unknown:
+            return _load_foreign(state, path, scale, dtype, metadata, unknown)
         except (ValidationError, ValueError) as error:  # sizes out of bounds, gaps in blocks
             raise CheckpointError(f"{path}: cannot read the architecture ({error})") from None
+    if isinstance(config, SpandrelConfig):
+        return _load_foreign(state, path, scale, dtype, metadata, None, expected=config)
+    stored_scale = getattr(getattr(config, "rrdb", config), "scale", None)
+    if scale is not None and stored_scale is not None and scale != stored_scale:
+        raise CheckpointError(f"{path}: the model is x{stored_scale}, but x{scale} was requested")
     check_shapes(config, state, path)
     model = build_model(config)
     report = load_weights_into(model, state, strict=True, path=path)
@@ -458,5 +465,59 @@ def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> Loa
         layout=layout,
         dtype=dtype,
         report=report,
+        metadata=metadata,
+    )
+
+
+def _stored_config(metadata: Mapping[str, str], path: object) -> ModelConfig:
+    if "config" not in metadata:
+        raise CheckpointError(f"{path}: rwsr metadata without the model config")
+    try:
+        return parse_model_config(metadata["config"])
+    except ConfigError as error:
+        raise CheckpointError(
+            f"{path}: the model config in its metadata is invalid ({error})"
+        ) from None
+
+
+def _load_foreign(
+    state: dict[str, torch.Tensor],
+    path: str | os.PathLike[str],
+    scale: int | None,
+    dtype: torch.dtype,
+    metadata: dict[str, str],
+    unknown: UnknownLayoutError | None,
+    *,
+    expected: SpandrelConfig | None = None,
+) -> LoadedModel:
+    """A model spandrel detects; `unknown` is rwsr's own error, raised when spandrel finds
+    nothing either; `expected` is the config an rwsr file recorded for it."""
+    model = load_spandrel(state, path)
+    if model is None:
+        if unknown is not None:
+            raise CheckpointError(f"{unknown} (nor an architecture spandrel detects)") from None
+        raise CheckpointError(
+            f"{path}: spandrel no longer detects the stored {expected.architecture}"
+        )
+    found = model.config
+    if expected is not None and (found.architecture, found.scale) != (
+        expected.architecture,
+        expected.scale,
+    ):
+        raise CheckpointError(
+            f"{path}: the file says x{expected.scale} {expected.architecture}, but its weights"
+            f" are a x{found.scale} {found.architecture}"
+        )
+    if scale is not None and scale != found.scale:
+        raise CheckpointError(
+            f"{path}: the weights are a x{found.scale} {found.architecture}, but x{scale} was requested"
+        )
+    layout = "rwsr safetensors (spandrel architecture)" if expected else "spandrel"
+    return LoadedModel(
+        model=model,
+        config=found,
+        layout=f"{layout}: {found.architecture}",
+        dtype=dtype,
+        report=KeyReport(loaded=tuple(sorted(state)), missing=(), unexpected=()),
         metadata=metadata,
     )

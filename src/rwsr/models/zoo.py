@@ -173,6 +173,6 @@ def load_generator(
             f"--model '{name_or_path}' is neither a known model ({', '.join(sorted(known))}) nor a file"
         )
     loaded = load_model(path, scale=scale)
-    if not hasattr(loaded.config, "rrdb") and loaded.config.arch != "rrdbnet":
+    if loaded.config.arch in ("patchgan", "vgg128"):
         raise ConfigError(f"{path}: holds a {loaded.config.arch} discriminator, not a generator")
     return loaded

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from rwsr.errors import CheckpointError, ConfigError, InputError
 from rwsr.models.catalog import generator_scale
+from rwsr.models.foreign import SpandrelConfig, supported_precision
 from rwsr.upscale.device import resolve_device, resolve_precision
 from rwsr.upscale.fusion import fuse_activations
 from rwsr.upscale.tiling import axis_spans, ramp_weights
@@ -80,6 +81,15 @@ class Upscaler:
         self.scale = generator_scale(model.config)
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
+        if isinstance(model.config, SpandrelConfig) and not supported_precision(
+            model.config, self.dtype
+        ):
+            if precision != "auto":
+                raise ConfigError(
+                    f"--precision {precision}: spandrel marks {model.config.architecture} as"
+                    " unsafe in that precision; use fp32 or auto"
+                )
+            self.dtype = torch.float32
         if tile is not None and tile < MIN_TILE:
             raise InputError(f"--tile must be at least {MIN_TILE} pixels, but got {tile}")
         if tile_overlap is not None and (
