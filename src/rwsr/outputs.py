@@ -50,3 +50,21 @@ def check_output_dir(directory: str | os.PathLike[str], *, option: str = "-o") -
         raise InputError(
             f"{option} {directory}: {existing} is not writable (read-only or permission denied)"
         )
+
+
+def check_output_file(
+    path: str | os.PathLike[str], *, option: str = "-o", overwrite: bool = False
+) -> None:
+    """Refuse an output file before the work that makes it: one that exists without
+    --overwrite, a folder in its place, a name over 255 bytes, or an unwritable folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise InputError(f"{option} {path}: already exists; pass --overwrite to replace it")
+    check_output_dir(path.parent, option=option)
+    if len(os.fsencode(path.name)) > NAME_MAX_BYTES:
+        raise InputError(
+            f"{option} {path}: the name is {len(os.fsencode(path.name))} bytes; a file name"
+            f" holds at most {NAME_MAX_BYTES}"
+        )

@@ -1,4 +1,5 @@
-"""`rwsr convert ncnn PARAM BIN -o OUT.safetensors`: import foreign model formats."""
+"""`rwsr convert`: ncnn files into rwsr safetensors, and any model rwsr loads into rwsr
+safetensors or ONNX, each output checked on a real photo before the command succeeds."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ from typing import Annotated
 import typer
 
 from rwsr.cli.common import reports_errors
+from rwsr.errors import InputError
 
 app = typer.Typer(
-    help="Convert models from other formats to rwsr safetensors.", no_args_is_help=True
+    help="Convert models: ncnn to rwsr safetensors; any model rwsr loads to safetensors or ONNX.",
+    no_args_is_help=True,
 )
+ModelArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODEL", help="Zoo name or checkpoint file (rwsr, ESRGAN family, or spandrel)."
+    ),
+]
+CheckImage = Annotated[
+    Path | None,
+    typer.Option(help="Photo the output is checked on (default: the bundled sample photo)."),
+]
+Overwrite = Annotated[bool, typer.Option(help="Replace an existing output file.")]
 
 
 @app.command("ncnn")
@@ -30,7 +44,7 @@ def ncnn(
     seed: Annotated[
         int, typer.Option(help="Seed for the new head's random weights (reproducible files).")
     ] = 0,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Convert an ncnn RRDBNet (fp16 or fp32 weights) to an rwsr checkpoint, verified against
     the ncnn graph."""
@@ -42,9 +56,12 @@ def ncnn(
     from rwsr.models.edl import RWSREDL
     from rwsr.models.ncnn import convert_ncnn
 
+    from rwsr.outputs import check_output_file
+
     dtypes: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16}
     if dtype not in dtypes:
         raise ConfigError(f"--dtype must be one of {', '.join(dtypes)}, but got '{dtype}'")
+    check_output_file(output, overwrite=overwrite)
     model = convert_ncnn(param, bin_file)
     if into is not None:
         torch.manual_seed(seed)
@@ -62,3 +79,69 @@ def ncnn(
     save_model(model, output, dtype=dtypes[dtype], overwrite=overwrite, metadata={"source": source})
     parameters = sum(p.numel() for p in model.parameters())
     typer.echo(f"wrote {output} ({parameters:,} parameters, {dtype})")
+
+
+@app.command("safetensors")
+@reports_errors
+def safetensors(
+    model: ModelArgument,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output .safetensors file.")],
+    dtype: Annotated[str, typer.Option(help="Stored precision: float32 or float16.")] = "float16",
+    check_image: CheckImage = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write a model as rwsr safetensors (its config in the metadata); the reloaded file must
+    give the same pixels as the model with its weights in --dtype."""
+    from rwsr.models.export import check_photo, export_safetensors
+    from rwsr.models.zoo import load_generator
+    from rwsr.outputs import check_output_file
+
+    if output.suffix.lower() != ".safetensors":
+        raise InputError(f"-o {output}: expected a .safetensors file name")
+    check_output_file(output, overwrite=overwrite)
+    photo = check_photo(check_image)
+    loaded = load_generator(model, progress=True)
+    report = export_safetensors(
+        loaded.model,
+        output,
+        dtype=dtype,
+        photo=photo,
+        overwrite=overwrite,
+        metadata={"source": model, **_kept_metadata(loaded.metadata)},
+    )
+    typer.echo(f"wrote {report.path}: {report.detail}")
+
+
+@app.command("onnx")
+@reports_errors
+def onnx(
+    model: ModelArgument,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output .onnx file.")],
+    opset: Annotated[int, typer.Option(min=17, max=23, help="ONNX opset version.")] = 18,
+    check_image: CheckImage = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Export a model to ONNX (float32, dynamic height and width); onnxruntime on the CPU
+    must agree with PyTorch to 50 dB on a real photo at two sizes."""
+    from rwsr.models.export import check_photo, export_onnx
+    from rwsr.models.zoo import load_generator
+    from rwsr.outputs import check_output_file
+
+    if output.suffix.lower() != ".onnx":
+        raise InputError(f"-o {output}: expected a .onnx file name")
+    check_output_file(output, overwrite=overwrite)
+    photo = check_photo(check_image)
+    loaded = load_generator(model, progress=True)
+    report = export_onnx(
+        loaded.model, output, opset=opset, photo=photo, overwrite=overwrite, name=model
+    )
+    typer.echo(f"wrote {report.path}: {report.detail}")
+
+
+def _kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """Metadata a converted file carries over (the origin of the weights, not the format)."""
+    return {
+        k: v
+        for k, v in metadata.items()
+        if k not in ("format", "format_version", "config", "source")
+    }
