@@ -55,7 +55,6 @@ def ncnn(
     from rwsr.models.checkpoint import load_weights_into, save_model
     from rwsr.models.edl import RWSREDL
     from rwsr.models.ncnn import convert_ncnn
-
     from rwsr.outputs import check_output_file
 
     dtypes: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16}
