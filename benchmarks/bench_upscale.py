@@ -2,6 +2,7 @@
 
     python benchmarks/bench_upscale.py            # speed: 300x200 input at x4 (paper Table VI)
     python benchmarks/bench_upscale.py --memory   # peak RSS for a 2000x1500 input at x4
+    python benchmarks/bench_upscale.py --pair A B  # two models (zoo names or files), alternating
 
 Speed compares the engine's fastest setting (auto precision: bf16 on AMX CPUs, channels_last,
 auto tile, in a process set up as the `rwsr` command sets itself up) with a plain fp32
@@ -130,6 +131,33 @@ def speed(rounds: int) -> None:
     )
 
 
+def pair(first: str, second: str, rounds: int) -> None:
+    """Two models through the engine on the same 300x200 photo, alternating, each keeping
+    its best time: the speed ratio and the PSNR between their outputs (RGB, 8-bit, whole
+    image, no border crop)."""
+    keep_freed_memory()  # as the `rwsr` command does
+    image = test_photo(300, 200)
+    upscalers = [Upscaler(load_generator(name).model) for name in (first, second)]
+    for upscaler in upscalers:
+        upscaler.upscale(image[:32, :32])
+    times: list[list[float]] = [[], []]
+    outputs = [image, image]
+    for _ in range(rounds):
+        for index, upscaler in enumerate(upscalers):
+            start = time.perf_counter()
+            outputs[index] = upscaler.upscale(image)
+            times[index].append(time.perf_counter() - start)
+    best = [min(t) for t in times]
+    dtype = str(upscalers[0].dtype).removeprefix("torch.")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, 300x200 -> x{upscalers[0].scale}, {dtype}, best of {rounds}"
+    )
+    for name, seconds in zip((first, second), best):
+        print(f"{name}: {seconds:7.2f} s ({1 / seconds:.3f} frames/s)")
+    print(f"{first} is {best[1] / best[0]:.2f}x as fast as {second}")
+    print(f"PSNR between their outputs: {psnr(outputs[0], outputs[1]):.2f} dB")
+
+
 def memory_child() -> None:
     image = test_photo(2000, 1500)
     upscaler = Upscaler(load_generator(DEFAULT_MODEL).model)
@@ -149,6 +177,7 @@ def main() -> None:
         "--memory", action="store_true", help="measure peak RSS for a 2000x1500 input"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="time two models")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,6 +186,8 @@ def main() -> None:
     elif args.child:
         keep_freed_memory()  # as the `rwsr` command does
         memory_child()
+    elif args.pair:
+        pair(*args.pair, args.rounds)
     elif args.memory:
         # A fresh process, so the peak is this job's alone.
         subprocess.run([sys.executable, __file__, "--child"], check=True)

@@ -312,3 +312,15 @@ def test_a_crafted_block_number_is_refused_at_once(tmp_path: Path) -> None:
     torch.save(state, path)
     with pytest.raises(CheckpointError, match=r"crafted.pth: .*block 1 is missing"):
         load_model(path)
+
+
+def test_the_same_weights_give_the_same_file_bytes(tmp_path: Path) -> None:
+    """Canonical headers: a file made again by its documented command has the pinned hash."""
+    torch.manual_seed(0)
+    model = RRDBNet(RRDBNetConfig(nf=8, nb=1, gc=4))
+    metadata = {"source": "test", "b": "2", "a": "1", "origin": "x", "z": "last"}
+    files = [tmp_path / f"{i}.safetensors" for i in range(4)]
+    for path in files:
+        save_model(model, path, metadata=metadata)
+    assert len({path.read_bytes() for path in files}) == 1
+    assert load_model(files[0]).metadata["z"] == "last"

@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
-from rwsr.imageio import read_image
+from rwsr.imageio import read_image, write_image
 
 
 def _photo(path: Path, size: tuple[int, int] = (12, 8)) -> None:
@@ -90,9 +90,19 @@ def test_outscale_suffix_and_ext(tiny_model_file: Path, tmp_path: Path) -> None:
 
 def test_unknown_model_and_no_images(tmp_path: Path) -> None:
     code, output = _invoke(str(tmp_path), "--model", "no-such-model")
-    assert code != 0 and "neither a known model" in output and "rwsr-edl-x4" in output
-    code, output = _invoke(str(tmp_path), "-o", str(tmp_path / "o"), "--model", "rwsr-edl-x4")
+    assert code != 0 and "neither a zoo model nor a file" in output
+    assert "realesrgan-x4plus" in output
+    code, output = _invoke(str(tmp_path), "-o", str(tmp_path / "o"))
     assert code == 1 and "no images found" in output
+
+
+def test_an_architecture_name_is_not_a_trained_model(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code, output = _invoke(
+        str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--model", "rwsr-edl-x4"
+    )
+    assert code != 0 and "is an architecture (random weights" in output
+    assert not (tmp_path / "o").exists()
 
 
 def test_rerun_into_the_input_folder_skips_earlier_outputs(

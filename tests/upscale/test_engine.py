@@ -11,7 +11,7 @@ import torch
 
 from rwsr.errors import ConfigError, InputError
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
-from rwsr.models.zoo import load_generator
+from rwsr.models.zoo import DEFAULT_MODEL, load_generator
 from rwsr.upscale.engine import DEFAULT_OVERLAP, Upscaler
 
 
@@ -30,7 +30,7 @@ def _border_step(tiled: np.ndarray, whole: np.ndarray, columns: list[int]) -> tu
 
 @pytest.fixture(scope="module")
 def default_model() -> torch.nn.Module:
-    return load_generator("rwsr-edl-x4").model
+    return load_generator(DEFAULT_MODEL).model
 
 
 def test_tiles_match_whole_image_on_a_real_photo(

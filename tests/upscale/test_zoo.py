@@ -1,4 +1,5 @@
-"""Model zoo: the bundled default, downloads with pinned hashes, offline errors."""
+"""Model zoo: the bundled default, true names, downloads and builds with pinned hashes,
+tampered files, offline errors."""
 
 from __future__ import annotations
 
@@ -9,24 +10,46 @@ from pathlib import Path
 import pytest
 import torch
 
+import rwsr
 from rwsr.errors import WeightsUnavailableError
+from rwsr.models.catalog import BUILTIN_ARCHITECTURES
 from rwsr.models.checkpoint import save_model
-from rwsr.models.edl import RWSREDL
-from rwsr.models.zoo import DEFAULT_MODEL, ZOO, load_generator, weights_path, zoo_entry
+from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
+from rwsr.models.zoo import DEFAULT_MODEL, ZOO, Download, load_generator, weights_path, zoo_entry
 
 
-def test_bundled_default_is_the_paper_model_at_identity_head() -> None:
+def test_bundled_default_is_real_esrgan_x4plus_as_a_plain_rrdbnet() -> None:
     loaded = load_generator(DEFAULT_MODEL)
-    model = loaded.model
-    assert isinstance(model, RWSREDL)
-    assert sum(p.numel() for p in model.parameters()) == 16_729_694
+    assert DEFAULT_MODEL == "realesrgan-x4plus"
+    assert isinstance(loaded.model, RRDBNet) and loaded.config == RRDBNetConfig(scale=4)
+    assert sum(p.numel() for p in loaded.model.parameters()) == 16_697_987
     assert loaded.dtype == torch.float16
-    assert "ncnn" in loaded.metadata["source"]
-    with torch.no_grad():
-        image = torch.rand(1, 3, 16, 16)
-        out = model(image, return_terms=True)
-    # Identity head: the fused output is the RRDB trunk's image.
-    torch.testing.assert_close(out.sr, out.intermediate, atol=1e-5, rtol=0)
+    assert loaded.metadata["source"] == "ncnn realesrgan-x4plus.param + realesrgan-x4plus.bin"
+
+
+def test_zoo_names_never_spell_an_architecture() -> None:
+    assert not {entry.name for entry in ZOO} & set(BUILTIN_ARCHITECTURES)
+    assert not any(entry.name.startswith("rwsr-edl-") for entry in ZOO), (
+        "rwsr-edl-* names belong to weights rwsr trained with the EDL head"
+    )
+
+
+def test_the_impressionism_entry_is_made_from_its_ncnn_files(
+    ncnn_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first use downloads x4.param and x4.bin (here: file:// URLs of the same files in
+    ../shared), converts them and must produce exactly the file whose hash is pinned."""
+    monkeypatch.setenv("RWSR_CACHE_DIR", str(tmp_path / "cache"))
+    entry = zoo_entry("impressionism-df2k-x4")
+    folder = ncnn_models / "impressionism_df2k_x4"
+    local = tuple(
+        dataclasses.replace(d, url=(folder / Path(d.url).name).as_uri()) for d in entry.downloads
+    )
+    path = weights_path(dataclasses.replace(entry, downloads=local), progress=False)
+    assert path == tmp_path / "cache" / "models" / "impressionism-df2k-x4.safetensors"
+    loaded = load_generator("impressionism-df2k-x4")  # from the cache now: no download
+    assert isinstance(loaded.model, RRDBNet) and loaded.config == RRDBNetConfig(scale=4)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no leftovers
 
 
 @pytest.fixture
@@ -45,8 +68,13 @@ def published(tmp_path: Path, tiny_model: torch.nn.Module) -> tuple[Path, str]:
 
 
 def _entry(url: str, sha256: str):
+    """A downloaded zoo entry whose file is the one at `url`."""
     return dataclasses.replace(
-        zoo_entry("realesrgan-x4plus"), name="tiny", url=url, sha256=sha256, size_bytes=None
+        zoo_entry("realesrgan-x2plus"),
+        name="tiny",
+        file=Path(url).name,
+        sha256=sha256,
+        downloads=(Download(url, sha256, 0),),
     )
 
 
@@ -75,11 +103,29 @@ def test_offline_error_says_how_to_use_a_local_file(cache: Path) -> None:
     assert "--model PATH" in message and str(cache / "RealESRGAN_x4plus.pth") in message
 
 
-def test_zoo_entries_are_complete() -> None:
+def test_zoo_entries_are_complete_and_their_licence_texts_ship() -> None:
+    package = Path(rwsr.__file__).parent
     for entry in ZOO:
-        assert entry.licence and entry.origin
-        if entry.bundled_file is None:
-            assert entry.url and entry.url.startswith("https://") and len(entry.sha256 or "") == 64
+        assert entry.licence and entry.source and entry.made and entry.architecture
+        assert len(entry.sha256) == 64 and entry.licence_files
+        for name in entry.licence_files:
+            assert (package / name).is_file(), name
+        if not entry.bundled:
+            assert entry.downloads and all(d.url.startswith("https://") for d in entry.downloads)
+            assert all(len(d.sha256) == 64 for d in entry.downloads)
+
+
+def test_a_tampered_cached_file_is_refused(cache: Path, published: tuple[Path, str]) -> None:
+    path, digest = published
+    entry = _entry(path.as_uri(), digest)
+    local = weights_path(entry, progress=False)
+    data = bytearray(local.read_bytes())
+    data[100] ^= 1
+    local.write_bytes(bytes(data))
+    with pytest.raises(WeightsUnavailableError) as caught:
+        weights_path(entry, progress=False)
+    message = str(caught.value)
+    assert str(local) in message and digest in message and "delete the file" in message
 
 
 def test_any_checkpoint_path_is_a_model(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
@@ -120,7 +166,7 @@ def test_a_tampered_bundled_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry = zoo_entry("rrdb-l1-camerasr-x1")
-    copy = tmp_path / entry.bundled_file
+    copy = tmp_path / "weights" / entry.file
     copy.parent.mkdir(parents=True)
     data = bytearray(weights_path(entry).read_bytes())
     data[len(data) // 2] ^= 1
@@ -134,10 +180,26 @@ def test_a_tampered_bundled_file_is_refused(
 def test_bundled_files_match_their_pinned_hashes_and_notice() -> None:
     notice = (Path(weights_path(zoo_entry(DEFAULT_MODEL))).parent / "NOTICE").read_text()
     for entry in ZOO:
-        if entry.bundled_file is not None:
-            assert len(entry.sha256 or "") == 64
+        if entry.bundled:
             assert hashlib.sha256(weights_path(entry).read_bytes()).hexdigest() == entry.sha256
-            assert Path(entry.bundled_file).name in notice and entry.sha256 in notice
+            assert entry.file in notice and entry.sha256 in notice
     loaded = load_generator("rrdb-l1-camerasr-x1")
     assert loaded.config.scale == 1 and loaded.dtype == torch.float16
     assert "runs/camerasr_x1_cpu_psnr/best.pt" in loaded.metadata["source"]
+
+
+def test_info_tells_a_zoo_model_from_an_architecture() -> None:
+    from typer.testing import CliRunner
+
+    from rwsr.cli.main import app
+
+    zoo = CliRunner().invoke(app, ["info", DEFAULT_MODEL])
+    assert zoo.exit_code == 0, zoo.output
+    entry = zoo_entry(DEFAULT_MODEL)
+    assert "zoo model:" in zoo.output and "(trained weights, the default)" in zoo.output
+    assert f"{entry.sha256} (checked)" in zoo.output and "LICENSE-Real-ESRGAN" in zoo.output
+    assert "16,697,987" in zoo.output
+    architecture = CliRunner().invoke(app, ["info", "rwsr-edl-x4"])
+    assert architecture.exit_code == 0, architecture.output
+    assert "architecture name:" in architecture.output and "random weights" in architecture.output
+    assert "16,729,694" in architecture.output

@@ -59,7 +59,7 @@ def bench(
         None if device == "auto" else split_list(device),
         None if precision == "auto" else split_list(precision),
     )
-    names = models or [entry.name for entry in ZOO if entry.bundled_file is not None]
+    names = models or [entry.name for entry in ZOO if entry.bundled]
     env = environment()
     results = []
     for name in names:
@@ -84,8 +84,8 @@ def bench(
 def _load(name: str) -> nn.Module:
     """A zoo model, a built-in architecture (random weights: size and speed only) or a file."""
     from rwsr.models.catalog import BUILTIN_ARCHITECTURES, build_model
-    from rwsr.models.zoo import ZOO, load_generator
+    from rwsr.models.zoo import load_generator
 
-    if name in BUILTIN_ARCHITECTURES and name not in {entry.name for entry in ZOO}:
+    if name in BUILTIN_ARCHITECTURES:  # zoo names never spell an architecture
         return build_model(BUILTIN_ARCHITECTURES[name])
     return load_generator(name, progress=False).model

@@ -52,30 +52,23 @@ def ncnn(
 
     from rwsr.errors import ConfigError
     from rwsr.models.catalog import architecture_config, build_model
-    from rwsr.models.checkpoint import load_weights_into, save_model
     from rwsr.models.edl import RWSREDL
-    from rwsr.models.ncnn import convert_ncnn
+    from rwsr.models.ncnn import ncnn_to_safetensors
     from rwsr.outputs import check_output_file
 
     dtypes: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16}
     if dtype not in dtypes:
         raise ConfigError(f"--dtype must be one of {', '.join(dtypes)}, but got '{dtype}'")
     check_output_file(output, overwrite=overwrite)
-    model = convert_ncnn(param, bin_file)
+    target = None
     if into is not None:
         torch.manual_seed(seed)
         target = build_model(architecture_config(into))
-        if not isinstance(target, RWSREDL) or target.config.rrdb != model.config:
-            raise ConfigError(
-                f"--into {into}: needs an RWSR-EDL generator with trunk {model.config}"
-            )
-        report = load_weights_into(target, model.state_dict(), strict=False, path=param)
-        typer.echo(
-            f"trunk loaded into {into}: {report.summary(limit=3)} (head keeps its initialisation)"
-        )
-        model = target
-    source = f"ncnn {param.name} + {bin_file.name}"
-    save_model(model, output, dtype=dtypes[dtype], overwrite=overwrite, metadata={"source": source})
+        if not isinstance(target, RWSREDL):
+            raise ConfigError(f"--into {into}: needs an RWSR-EDL generator architecture")
+    model = ncnn_to_safetensors(
+        param, bin_file, output, dtype=dtypes[dtype], into=target, overwrite=overwrite
+    )
     parameters = sum(p.numel() for p in model.parameters())
     typer.echo(f"wrote {output} ({parameters:,} parameters, {dtype})")
 

