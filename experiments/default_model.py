@@ -116,10 +116,12 @@ def main() -> None:
         )
     lines += [
         "",
-        "Photos: 240x160 crops (the `make run` sample = City100 045L; City100 LR 091, 095, 099),"
-        " upscaled to 960x640. NIQE on Y (BT.601, 16-235), 96x96 blocks, MATLAB pristine"
-        " model, no border crop; edge energy = mean Sobel gradient magnitude of Y, as a ratio"
-        " to bicubic (OpenCV INTER_CUBIC). Models in fp32 through rwsr's engine.",
+        (
+            "Photos: 240x160 crops (the `make run` sample = City100 045L; City100 LR 091, 095, 099),"
+            " upscaled to 960x640. NIQE on Y (BT.601, 16-235), 96x96 blocks, MATLAB pristine"
+            " model, no border crop; edge energy = mean Sobel gradient magnitude of Y, as a ratio"
+            " to bicubic (OpenCV INTER_CUBIC). Models in fp32 through rwsr's engine."
+        ),
     ]
     write_text_atomic(args.output / "results.md", "\n".join(lines) + "\n", overwrite=True)
     write_text_atomic(
