@@ -141,7 +141,7 @@ ZOO: tuple[ZooEntry, ...] = (
             " -o src/rwsr/weights/rrdb-l1-camerasr-x1.safetensors"
         ),
         file="rrdb-l1-camerasr-x1.safetensors",
-        sha256="076081b62e69bd3f1cb55581a122460166422fa28fdc17355991bc86824116d0",
+        sha256="a2ec650e2e4ff01d1cc7f5f074f644138edaf6cbe7fee568a342ff3374283c8f",
         bundled=True,
     ),
     ZooEntry(
