@@ -146,3 +146,13 @@ def test_keys_no_loader_knows_name_both_loaders(tmp_path: Path) -> None:
     save_file({"encoder.weight": torch.zeros(4, 3, 3, 3)}, str(weights))
     with pytest.raises(CheckpointError, match="nor an architecture spandrel detects"):
         load_model(weights)
+
+
+def test_upscale_says_which_architecture_it_found(photo: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "span.safetensors"
+    save_file(_build("SPAN").state_dict(), str(weights))
+    result = CliRunner().invoke(
+        app, ["upscale", str(photo), "-o", str(tmp_path / "out"), "--model", str(weights)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "(SPAN (detected by spandrel 0.4.2)): x2 on cpu" in result.output

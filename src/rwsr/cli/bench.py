@@ -40,21 +40,27 @@ def bench(
     import json
 
     from rwsr.atomic import write_text_atomic
-    from rwsr.errors import ConfigError, InputError
-    from rwsr.eval.bench import bench_json, bench_markdown, bench_model, environment, targets
+    from rwsr.errors import InputError
+    from rwsr.eval.bench import (
+        bench_json,
+        bench_markdown,
+        bench_model,
+        environment,
+        parse_size,
+        targets,
+    )
     from rwsr.eval.scorer import split_list
+    from rwsr.models.catalog import describe
     from rwsr.models.zoo import ZOO
+    from rwsr.outputs import check_output_dir
 
-    try:
-        width, height = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size must be WIDTHxHEIGHT, like 300x200, but got {size!r}") from None
-    if width < 1 or height < 1:
-        raise ConfigError(f"--size must be positive, but got {size!r}")
-    if output is not None and not overwrite:
-        existing = [n for n in ("bench.json", "bench.md") if (output / n).exists()]
-        if existing:
-            raise InputError(f"{output}: already holds {', '.join(existing)}; pass --overwrite")
+    width, height = parse_size(size)
+    if output is not None:
+        check_output_dir(output, option="-o")
+        if not overwrite:
+            existing = [n for n in ("bench.json", "bench.md") if (output / n).exists()]
+            if existing:
+                raise InputError(f"{output}: already holds {', '.join(existing)}; pass --overwrite")
     chosen = targets(
         None if device == "auto" else split_list(device),
         None if precision == "auto" else split_list(precision),
@@ -65,7 +71,10 @@ def bench(
     for name in names:
         for target in chosen:
             model = _load(name)  # fresh per target: the upscaler takes the module over
-            typer.echo(f"{name} on {target.device} ({target.precision})...", err=True)
+            architecture = describe(model.config)["architecture"]
+            typer.echo(
+                f"{name} ({architecture}) on {target.device} ({target.precision})...", err=True
+            )
             label = Path(name).stem if Path(name).is_file() else name
             results.append(
                 bench_model(

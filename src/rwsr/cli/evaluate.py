@@ -92,8 +92,11 @@ def evaluate(
     from rwsr.eval.runner import evaluate as run
     from rwsr.eval.samples import Problem, samples_from_dataset, samples_from_folders
     from rwsr.eval.scorer import parse_metrics, settings_from_options, split_list
+    from rwsr.outputs import check_output_dir
     from rwsr.upscale.device import resolve_device
 
+    # Before any metric: a folder that cannot be written would lose them all at the end.
+    check_output_dir(output, option="-o")
     if (dataset is None) == (hr is None):
         raise ConfigError(
             "give either --hr DIR (and optionally --lr DIR) or --dataset NAME --root DIR"
@@ -196,5 +199,9 @@ def _model_method(
         )
     from rwsr.eval.methods import ModelMethod
 
+    from rwsr.models.catalog import describe
+
     label = name if name in {entry.name for entry in ZOO} else Path(name).stem
+    if not quiet:
+        typer.echo(f"--model {name}: {describe(loaded.config)['architecture']}", err=True)
     return ModelMethod(name=label, upscaler=upscaler)

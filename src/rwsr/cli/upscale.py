@@ -98,9 +98,12 @@ def upscale(
     for note in notes:
         typer.echo(f"warning: {note}", err=True)
     if not quiet:
+        from rwsr.models.catalog import describe
+
         precision_name = str(upscaler.dtype).removeprefix("torch.")
         typer.echo(
-            f"{model}: x{upscaler.scale} on {upscaler.device} ({precision_name}), {len(jobs)} image(s)",
+            f"{model} ({describe(loaded.config)['architecture']}): x{upscaler.scale} on"
+            f" {upscaler.device} ({precision_name}), {len(jobs)} image(s)",
             err=True,
         )
     results = upscale_jobs(
