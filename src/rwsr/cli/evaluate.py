@@ -198,7 +198,6 @@ def _model_method(
             f"--model {name} upscales x{upscaler.scale}, but the test set is x{scale}"
         )
     from rwsr.eval.methods import ModelMethod
-
     from rwsr.models.catalog import describe
 
     label = name if name in {entry.name for entry in ZOO} else Path(name).stem
