@@ -66,6 +66,38 @@ def plain_forward(rounds: int, output: Path) -> None:
     print(min(times))
 
 
+NCNN_MODEL = REPO.parent / "shared" / "models" / "ncnn" / "realesrgan_x4plus" / "realesrgan-x4plus"
+
+
+def ncnn_forward(rounds: int) -> tuple[float, np.ndarray] | None:
+    """realesrgan-ncnn's network (Upscayl's engine) through the registry's `ncnn` wheel on the
+    CPU: same threads, no Vulkan, the whole 300x200 photo in one call; best time and output.
+    None where the wheel or the model files are missing."""
+    try:
+        import ncnn
+    except ImportError:
+        return None
+    if not NCNN_MODEL.with_suffix(".param").exists():
+        return None
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.num_threads = torch.get_num_threads()
+    net.load_param(str(NCNN_MODEL.with_suffix(".param")))
+    net.load_model(str(NCNN_MODEL.with_suffix(".bin")))
+    image = test_photo(300, 200)
+    times, output = [], None
+    for _ in range(rounds + 1):  # the first call is a warm-up
+        start = time.perf_counter()
+        mat = ncnn.Mat.from_pixels(image, ncnn.Mat.PixelType.PIXEL_RGB, 300, 200)
+        mat.substract_mean_normalize([], [1 / 255.0] * 3)
+        extractor = net.create_extractor()
+        extractor.input("data", mat)
+        _, result = extractor.extract("output")
+        output = np.clip(np.rint(np.array(result).transpose(1, 2, 0) * 255), 0, 255)
+        times.append(time.perf_counter() - start)
+    return min(times[1:]), output.astype(np.uint8)
+
+
 def speed(rounds: int) -> None:
     """The plain forward runs first in a child process with the default allocator: what a
     plain PyTorch script gets. In this process, set up as the `rwsr` command sets itself up,
@@ -111,6 +143,18 @@ def speed(rounds: int) -> None:
     )
     print(f"PSNR engine vs fp32: {psnr(fast, reference):.2f} dB (target >= 45 dB)")
     print(f"frames/s vs paper V100 0.7632: {1 / fast_seconds / 0.7632:.2f}x")
+    if DEFAULT_MODEL == "realesrgan-x4plus":
+        measured = ncnn_forward(rounds)
+        if measured is None:
+            print("realesrgan-ncnn: skipped (pip install ncnn; needs ../shared/models/ncnn)")
+        else:
+            ncnn_seconds, ncnn_out = measured
+            print(
+                f"realesrgan-ncnn (CPU, {torch.get_num_threads()} threads, no Vulkan):"
+                f" {ncnn_seconds:7.2f} s  ({1 / ncnn_seconds:.3f} frames/s); engine is"
+                f" {ncnn_seconds / fast_seconds:.2f}x as fast; PSNR ncnn vs fp32"
+                f" {psnr(ncnn_out, reference):.2f} dB"
+            )
     compiled = Upscaler(load_generator(DEFAULT_MODEL).model, compile_model=True)
     start = time.perf_counter()
     compiled.upscale(image)
