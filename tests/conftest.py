@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +68,26 @@ def photo_rgb(city100: Path) -> np.ndarray:
 
     image = read_image(city100 / "021H.PNG")
     return np.ascontiguousarray(image[200:456, 300:556])
+
+
+@pytest.fixture(params=["file", "inside-a-file", "long-name", "read-only"])
+def unusable_output(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """An output folder no command can write, and what its one error line must say: a file
+    where the folder should be (or above it), a name over 255 bytes, a read-only folder."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where the output folder should be")
+    if request.param == "file":
+        yield blocker, f"{blocker} is a file, not a folder"
+    elif request.param == "inside-a-file":
+        yield blocker / "out", f"{blocker} is a file, not a folder"
+    elif request.param == "long-name":
+        yield tmp_path / ("n" * 300), "is 300 bytes; a file name holds at most 255"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        try:
+            if os.access(locked, os.W_OK):  # root (with CAP_DAC_OVERRIDE) writes anyway
+                pytest.skip("running as root: chmod does not make a folder read-only")
+            yield locked / "out", f"{locked} is not writable"
+        finally:
+            locked.chmod(0o755)

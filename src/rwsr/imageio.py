@@ -26,7 +26,22 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 # decoding); Pillow's own fixed limit would override the user's choice.
 Image.MAX_IMAGE_PIXELS = None
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+# Every format the reader decodes; folders are scanned for these and a file given by name must
+# carry one, so both ways of naming an input accept the same files.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> how to turn the stored pixels upright (numpy operations, in order).
+_ORIENTATION_FIXES = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+    8: lambda a: np.swapaxes(a, 0, 1)[::-1],
+}
+_TRANSPOSING = frozenset({5, 6, 7, 8})  # orientations whose upright picture swaps width, height
+_ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})  # Pillow's names; PNG: APNG
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
@@ -34,36 +49,122 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
 
 
 def read_image(path: str | os.PathLike[str], *, channels: int | None = 3) -> np.ndarray:
-    """Decode `path` to an HxWxC uint8/uint16 RGB(A) array.
+    """Decode `path` to an upright HxWxC uint8/uint16 RGB(A) array.
 
+    Every read of rwsr goes through here, so the EXIF orientation is applied once, the same
+    way for every command, and an animation is refused rather than cut to its first frame.
     `channels=3` converts gray and RGBA to RGB (alpha dropped), `channels=1` returns luma-free
     gray as HxWx1 via OpenCV's conversion, `None` keeps the file's channels (1, 3 or 4).
     """
-    path = Path(path)
+    return _read_upright(Path(path), channels)[0]
+
+
+def _read_upright(path: Path, channels: int | None) -> tuple[np.ndarray, int]:
+    """read_image, and the EXIF orientation the stored pixels had (1: stored upright)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise InputError(f"{path}: cannot read file ({error.strerror or error})") from None
     if data.size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise InputError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
+    header = _header(path)
+    if header is not None and header.frames > 1:
+        raise InputError(
+            f"{path}: has {header.frames} frames; rwsr reads single images, so save the frame"
+            " you want as its own file"
+        )
+    if header is not None and header.format == "GIF":
+        image = _gif_pixels(path)  # OpenCV decodes GIF only from 4.11 on
+    else:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        if image is None:
+            raise InputError(
+                f"{path}: not a readable image (corrupt, truncated or unsupported format)"
+            )
+        if image.ndim == 3 and image.shape[2] == 3:
+            image = image[:, :, ::-1]
+        elif image.ndim == 3 and image.shape[2] == 4:
+            image = image[:, :, [2, 1, 0, 3]]
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: unsupported sample type {image.dtype}; expected 8 or 16 bit")
     if image.ndim == 2:
         image = image[:, :, None]
-    if image.shape[2] == 3:
-        image = image[:, :, ::-1]
-    elif image.shape[2] == 4:
-        image = image[:, :, [2, 1, 0, 3]]
+    orientation = 1 if header is None else header.orientation
+    # OpenCV's TIFF decoder (libtiff's RGBA interface) turns the pixels by the Orientation
+    # tag itself, whatever the flags; every other decoder leaves it to us.
+    fix = _ORIENTATION_FIXES.get(orientation)
+    if fix is not None and header is not None and header.format != "TIFF":
+        image = fix(image)
     if channels == 3:
         if image.shape[2] == 1:
             image = np.repeat(image, 3, axis=2)
         image = image[:, :, :3]
     elif channels == 1 and image.shape[2] != 1:
         image = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2GRAY)[:, :, None]
-    return np.ascontiguousarray(image)
+    return np.ascontiguousarray(image), orientation
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What the reader needs to know before decoding: the container's format, the stored
+    (width, height), the EXIF orientation and how many animation frames it holds."""
+
+    format: str | None
+    size: tuple[int, int]
+    orientation: int
+    frames: int
+
+
+def _header(path: Path) -> _Header | None:
+    """The header of `path` as Pillow parses it (no pixels decoded); None where Pillow cannot
+    parse it, and then OpenCV alone decides whether the file is an image."""
+    try:
+        with Image.open(path) as handle:
+            size = handle.size
+            if handle.format == "TIFF":  # recent Pillow reports a TIFF's size turned upright
+                tags = handle.tag_v2  # type: ignore[attr-defined]
+                size = (int(tags.get(256, size[0])), int(tags.get(257, size[1])))
+            return _Header(handle.format, size, _orientation(handle), _frames(handle))
+    except Image.DecompressionBombError:
+        raise InputError(f"{path}: image is too large to open safely") from None
+    except (OSError, EOFError, ValueError, SyntaxError, struct.error):
+        return None
+
+
+def _orientation(handle: Image.Image) -> int:
+    """The EXIF orientation (1 when absent or damaged); for TIFF the tag OpenCV applies."""
+    # A PNG's EXIF comes before its pixels (eXIf after IDAT, allowed before the third edition
+    # of the PNG spec, is not looked for): Pillow would decode the whole image to find it.
+    if handle.format == "PNG" and "exif" not in handle.info:
+        return 1
+    try:
+        if handle.format == "TIFF":
+            value = handle.tag_v2.get(EXIF_ORIENTATION, 1)  # type: ignore[attr-defined]
+        else:
+            value = handle.getexif().get(EXIF_ORIENTATION, 1)
+        return int(value or 1)
+    except (OSError, ValueError, TypeError, SyntaxError, struct.error):
+        return 1
+
+
+def _frames(handle: Image.Image) -> int:
+    """Frames of an animation (GIF, WebP, APNG). A JPEG's extra pictures (MPO: depth map, HDR
+    gain map) belong to the one photo, and a TIFF's pages are read as before: its first."""
+    if handle.format not in _ANIMATED_FORMATS:
+        return 1
+    return int(getattr(handle, "n_frames", 1))
+
+
+def _gif_pixels(path: Path) -> np.ndarray:
+    """The one frame of a GIF as RGB, or RGBA where the palette has a transparent entry."""
+    try:
+        with Image.open(path) as handle:
+            mode = "RGBA" if "transparency" in handle.info else "RGB"
+            return np.asarray(handle.convert(mode))
+    except (OSError, EOFError, ValueError, SyntaxError) as error:
+        raise InputError(
+            f"{path}: not a readable image (corrupt, truncated or unsupported format: {error})"
+        ) from None
 
 
 def write_image(
@@ -106,7 +207,6 @@ def from_float(image: np.ndarray, dtype: type[np.integer] = np.uint8) -> np.ndar
 
 # --------------------------------------------------------------------------- with metadata
 
-EXIF_ORIENTATION = 0x0112
 # The IFD0 tags that describe the photo rather than its storage: the only ones carried into
 # the output. Pillow reads a TIFF's own IFD0 as its EXIF, with the input's size, strips,
 # compression and photometric; written into the output they would describe the input's
@@ -130,16 +230,6 @@ _PHOTO_TAGS = frozenset(
         0x8825,  # GPS IFD
     }
 )
-# EXIF orientation -> how to turn the stored pixels upright (numpy operations, in order).
-_ORIENTATION_FIXES = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: np.swapaxes(a, 0, 1),
-    6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
-    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
-    8: lambda a: np.swapaxes(a, 0, 1)[::-1],
-}
 
 
 @dataclass(frozen=True)
@@ -153,19 +243,18 @@ class ImageFile:
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
+    """Upright (width, height), as read_image gives the pixels, from the file header without
+    decoding them."""
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
-    try:
-        with Image.open(path) as handle:
-            return handle.size
-    except Image.DecompressionBombError:
-        raise InputError(f"{path}: image is too large to open safely") from None
-    except (OSError, ValueError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise InputError(f"{path}: no such file") from None
-        raise InputError(f"{path}: not a readable image ({error})") from None
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    header = _header(path)
+    if header is None:
+        raise InputError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
+    width, height = header.size
+    return (height, width) if header.orientation in _TRANSPOSING else (width, height)
 
 
 def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageFile:
@@ -180,7 +269,7 @@ def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = No
             f"{path}: {width}x{height} = {width * height / 1e6:.1f} MPix is above the limit of"
             f" {max_pixels / 1e6:.1f} MPix (raise it with --max-pixels)"
         )
-    pixels = read_image(path, channels=None)
+    pixels, orientation = _read_upright(path, None)
     try:
         with Image.open(path) as handle:
             # OpenCV turns CMYK into RGB plus an alpha the file lacks; its CMYK profile no
@@ -190,20 +279,19 @@ def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = No
                 pixels = pixels[:, :, :3]
             icc = None if cmyk else handle.info.get("icc_profile") or None
             exif = handle.getexif()
-            orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
             for tag in set(exif) - _PHOTO_TAGS:
                 del exif[tag]
             exif_bytes = None
             if len(exif):
-                exif[EXIF_ORIENTATION] = 1
+                # The pixels are upright now; an orientation the reader did not apply (a PNG's
+                # eXIf after its pixels) stays, so viewers still turn the output as the input.
+                if orientation != 1 or EXIF_ORIENTATION not in exif:
+                    exif[EXIF_ORIENTATION] = 1
                 exif_bytes = exif.tobytes()
     except (OSError, ValueError, SyntaxError) as error:  # Pillow's errors for damaged metadata
         raise InputError(f"{path}: unreadable metadata ({error})") from None
     if pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    fix = _ORIENTATION_FIXES.get(orientation)
-    if fix is not None:
-        pixels = np.ascontiguousarray(fix(pixels))
     return ImageFile(pixels=pixels, icc_profile=icc, exif=exif_bytes)
 
 

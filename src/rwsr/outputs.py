@@ -34,37 +34,43 @@ def check_output_dir(directory: str | os.PathLike[str], *, option: str = "-o") -
     """Refuse an output folder that cannot be written: a name over 255 bytes, a file where a
     folder is needed, or no write permission where it is (or would be) created. Nothing is
     created here; the folder is made when the first file is written."""
-    directory = Path(directory)
-    for part in directory.parts:
-        if len(os.fsencode(part)) > NAME_MAX_BYTES:
-            raise InputError(
-                f"{option} {directory}: the name '{part[:40]}...' is {len(os.fsencode(part))}"
-                f" bytes; a file name holds at most {NAME_MAX_BYTES}"
-            )
-    existing = directory
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"{option} {directory}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(
-            f"{option} {directory}: {existing} is not writable (read-only or permission denied)"
-        )
+    _check_writable(Path(directory), Path(directory), option=option)
 
 
 def check_output_file(
     path: str | os.PathLike[str], *, option: str = "-o", overwrite: bool = False
 ) -> None:
-    """Refuse an output file before the work that makes it: one that exists without
-    --overwrite, a folder in its place, a name over 255 bytes, or an unwritable folder."""
+    """Refuse an output file before the work that makes it: a name over 255 bytes, a folder
+    in its place, one that exists without `overwrite`, or a folder that cannot be written."""
     path = Path(path)
+    _check_name_lengths(path, option=option)  # first: the file system cannot even look it up
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder; give a file name")
     if path.exists() and not overwrite:
         raise InputError(f"{option} {path}: already exists; pass --overwrite to replace it")
-    check_output_dir(path.parent, option=option)
-    if len(os.fsencode(path.name)) > NAME_MAX_BYTES:
+    _check_writable(path.parent, path, option=option)
+
+
+def _check_name_lengths(path: Path, *, option: str) -> None:
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX_BYTES:
+            raise InputError(
+                f"{option} {path}: the name '{part[:40]}...' is {size} bytes; a file name"
+                f" holds at most {NAME_MAX_BYTES}"
+            )
+
+
+def _check_writable(directory: Path, given: Path, *, option: str) -> None:
+    """`directory` can hold new files: its first existing ancestor is a writable folder.
+    Errors name `given`, the path the user typed."""
+    _check_name_lengths(given, option=option)
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{option} {given}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(
-            f"{option} {path}: the name is {len(os.fsencode(path.name))} bytes; a file name"
-            f" holds at most {NAME_MAX_BYTES}"
+            f"{option} {given}: {existing} is not writable (read-only or permission denied)"
         )

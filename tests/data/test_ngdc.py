@@ -281,3 +281,15 @@ def test_real_pair_target_refuses_what_does_not_apply(
     result = run_ngdc(root, aux, out, target_layout="paired", config=x1, progress=False)
     assert result.mode == "real-pair" and [p.name for p in result.target_pairs] == ["p"]
     assert sorted(p.name for p in (out / "HR").iterdir()) == ["aux_aux_100_s4.png"]
+
+
+def test_unusable_output_folder_is_refused_before_any_scan(
+    sets: tuple[Path, Path], unusable_output: tuple[Path, str]
+) -> None:
+    target, aux = sets
+    out, problem = unusable_output
+    args = ["ngdc", "--target", str(target), "--aux", str(aux), "-o", str(out), "--patch", "32"]
+    result = CliRunner().invoke(app, [*args, "--workers", "1", "--no-progress"])
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1 and line.startswith(f"error: -o {out}: ") and problem in line
+    assert "CATI" not in result.output

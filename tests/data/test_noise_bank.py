@@ -193,3 +193,15 @@ def test_cli_overwrite_leaves_no_png_of_the_earlier_bank(
     report = json.loads((out / "report.json").read_text())
     assert [Path(r["path"]).parent.name for r in report["records"]] == ["small"]
     assert (out / "notes.txt").read_text() == "mine too"
+
+
+def test_unusable_bank_folder_is_refused_before_any_scan(
+    noisy_folder: Callable[..., Path], unusable_output: tuple[Path, str]
+) -> None:
+    out, problem = unusable_output
+    source = noisy_folder("src", [4.0])
+    args = ["noise", "collect", str(source), "-o", str(out), "--patch", "32", "--percentile", "25"]
+    result = CliRunner().invoke(app, [*args, "--no-progress", "--workers", "1"])
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1 and line.startswith(f"error: -o {out}: ") and problem in line
+    assert "CATI" not in result.output

@@ -177,3 +177,30 @@ def test_sources_inside_the_output_folders_are_refused(sources: Path, tmp_path: 
     code, output = run(str(out / "HR"), "-o", str(out), "--overwrite")
     assert code == 2 and "input images lie in the output folder" in output
     assert folder_bytes(out) == before
+
+
+def test_unusable_output_folder_is_refused_before_any_pair(
+    tmp_path: Path, unusable_output: tuple[Path, str]
+) -> None:
+    out, problem = unusable_output
+    write_image(tmp_path / "src" / "a.png", np.full((32, 32, 3), 90, np.uint8))
+    code, output = run(str(tmp_path / "src"), "-o", str(out))
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and line.startswith(f"error: -o {out}: ") and problem in line
+    assert "pairs written" not in output
+
+
+def test_exif_orientation_of_a_source_is_applied(tmp_path: Path) -> None:
+    """A JPEG stored 40x24 with orientation 6 is a 24x40 portrait; so are its pairs."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    source = tmp_path / "src" / "portrait.jpg"
+    source.parent.mkdir()
+    Image.fromarray(np.full((24, 40, 3), 120, np.uint8)).save(source, exif=exif.tobytes())
+    assert read_image(source).shape == (40, 24, 3)
+    code, output = run(str(source.parent), "-o", str(tmp_path / "out"), "--cleanup", "1")
+    assert code == 0, output
+    assert read_image(tmp_path / "out" / "HR" / "portrait.png").shape == (40, 24, 3)
+    assert read_image(tmp_path / "out" / "LR" / "portrait.png").shape == (10, 6, 3)

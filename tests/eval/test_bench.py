@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from rwsr.cli.bench import _load
 from rwsr.cli.main import app
 from rwsr.eval.bench import Target, bench_model, count_parameters, targets
+from rwsr.models.checkpoint import save_model
+from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
 
 def test_parameter_counts_are_the_papers() -> None:
@@ -53,3 +55,24 @@ def test_targets() -> None:
     assert result.exit_code == 2 and "fp16 is not supported on the CPU" in result.output
     bad_size = CliRunner().invoke(app, ["bench", "--size", "300"])
     assert bad_size.exit_code == 2 and "WIDTHxHEIGHT" in bad_size.output
+
+
+def test_size_is_bounded_before_any_work() -> None:
+    result = CliRunner().invoke(app, ["bench", "--device", "cpu", "--size", "100000x100000"])
+    assert result.exit_code == 2
+    assert "--size 100000x100000: 10000.0 MPix is above the limit of 100 MPix" in result.output
+    assert " on cpu (" not in result.output  # no model was loaded or run
+
+
+def test_unusable_output_folder_is_refused_before_any_work(
+    tmp_path: Path, unusable_output: tuple[Path, str]
+) -> None:
+    out, problem = unusable_output
+    model = tmp_path / "tiny.safetensors"
+    torch.manual_seed(0)
+    save_model(RRDBNet(RRDBNetConfig(nf=8, nb=1, gc=4)).eval(), model)
+    args = ["bench", str(model), "--device", "cpu", "--precision", "fp32", "--size", "16x16"]
+    result = CliRunner().invoke(app, [*args, "--repeats", "1", "-o", str(out)])
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1 and line.startswith(f"error: -o {out}: ") and problem in line
+    assert " on cpu (" not in result.output

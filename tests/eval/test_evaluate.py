@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -282,3 +283,97 @@ def test_usage_errors(x1_set: Path, tmp_path: Path, args: tuple[str, ...], messa
     code, output = run(*filled, "-o", str(tmp_path / "out"))
     assert code == 2 and message in output
     assert not (tmp_path / "out").exists()
+
+
+def textured(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Smooth random texture (NIQE is finite on it), 8-bit."""
+    noise = np.random.default_rng(seed).normal(128, 40, shape)
+    return np.clip(cv2.GaussianBlur(noise, (0, 0), 1.5), 0, 255).astype(np.uint8)
+
+
+def test_unusable_output_folder_is_refused_before_any_metric(
+    tmp_path: Path, unusable_output: tuple[Path, str]
+) -> None:
+    out, problem = unusable_output
+    image = textured(0, (96, 96, 3))
+    write_image(tmp_path / "hr" / "a.png", image)
+    write_image(tmp_path / "sr" / "a.png", image)
+    code, output = run(
+        "--hr", str(tmp_path / "hr"), "--sr", f"m={tmp_path / 'sr'}", "--metrics", "psnr",
+        "-o", str(out),
+    )  # fmt: skip
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and line.startswith(f"error: -o {out}: ") and problem in line
+    assert "PSNR" not in output  # no summary: nothing was computed
+
+
+def test_exif_rotated_hr_matches_its_upright_result(tmp_path: Path) -> None:
+    """A JPEG HR stored 120x80 with orientation 6 is an 80x120 picture, like its result."""
+    from PIL import Image
+
+    from rwsr.eval.methods import folder_method
+    from rwsr.eval.samples import samples_from_folders
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    hr = tmp_path / "hr" / "a.jpg"
+    hr.parent.mkdir()
+    Image.fromarray(textured(1, (80, 120, 3))).save(hr, exif=exif.tobytes(), quality=95)
+    upright = read_image(hr)
+    assert upright.shape == (120, 80, 3)
+    write_image(tmp_path / "sr" / "a.png", upright)
+    samples, _, _ = samples_from_folders(tmp_path / "hr", None)
+    assert folder_method("m", tmp_path / "sr", samples).image(samples[0]).shape == upright.shape
+    out = tmp_path / "out"
+    code, output = run(
+        "--hr", str(tmp_path / "hr"), "--sr", f"m={tmp_path / 'sr'}", "--metrics", "psnr",
+        "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    (row,) = read_csv(out / "scores.csv")
+    assert (row["status"], row["psnr_y"], row["reason"]) == ("ok", "inf", "")
+
+
+def test_undefined_niqe_says_why_in_its_row(tmp_path: Path) -> None:
+    from rwsr.metrics.niqe import UNDEFINED
+
+    flat = np.full((200, 296, 3), (120, 80, 200), np.uint8)  # colour: no grayscale warning
+    write_image(tmp_path / "hr" / "a.png", flat)
+    write_image(tmp_path / "flat" / "a.png", flat)
+    write_image(tmp_path / "textured" / "a.png", textured(2, flat.shape))
+    out = tmp_path / "out"
+    code, output = run(
+        "--hr", str(tmp_path / "hr"), "--sr", f"flat={tmp_path / 'flat'}",
+        "--sr", f"textured={tmp_path / 'textured'}", "--metrics", "psnr,niqe", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    rows = {row["method"]: row for row in read_csv(out / "scores.csv")}
+    assert UNDEFINED.startswith("NIQE undefined: the image is flat")
+    assert (rows["flat"]["status"], rows["flat"]["niqe"], rows["flat"]["reason"]) == (
+        "warning", "nan", UNDEFINED,
+    )  # fmt: skip
+    assert rows["HR (reference)"]["reason"] == UNDEFINED
+    assert rows["textured"]["status"] == "ok" and rows["textured"]["reason"] == ""
+    assert float(rows["textured"]["niqe"]) > 0
+    assert f"a flat: {UNDEFINED}" in (out / "summary.md").read_text()
+
+
+def test_grayscale_hr_against_a_colour_result_is_a_warning(tmp_path: Path) -> None:
+    from rwsr.eval.runner import GRAY_HR
+
+    gray = textured(3, (96, 96))
+    write_image(tmp_path / "hr" / "a.png", gray)  # a one-channel file
+    colour = np.stack([gray, np.roll(gray, 3, axis=1), 255 - gray], axis=2)
+    write_image(tmp_path / "colour" / "a.png", colour)
+    write_image(tmp_path / "gray" / "a.png", np.repeat(gray[:, :, None], 3, axis=2))
+    out = tmp_path / "out"
+    code, output = run(
+        "--hr", str(tmp_path / "hr"), "--sr", f"colour={tmp_path / 'colour'}",
+        "--sr", f"gray={tmp_path / 'gray'}", "--metrics", "psnr", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    rows = {row["method"]: row for row in read_csv(out / "scores.csv")}
+    assert (rows["colour"]["status"], rows["colour"]["reason"]) == ("warning", GRAY_HR)
+    assert "grayscale" in GRAY_HR
+    assert (rows["gray"]["status"], rows["gray"]["reason"]) == ("ok", "")
+    assert f"a colour: {GRAY_HR}" in output  # summary.md, printed

@@ -16,6 +16,7 @@ from rwsr.imageio import read_image, write_image
 from rwsr.mos.build import build_study, ensure_study
 from rwsr.mos.config import MethodSource, StudyConfig
 from rwsr.mos.db import open_study
+from rwsr.mos.sampling import sample_positions
 from rwsr.mos.study import Study
 
 
@@ -75,6 +76,47 @@ def test_patches_of_one_image_do_not_overlap_when_there_is_room(
         for i, (y1, x1) in enumerate(spots):
             for y2, x2 in spots[i + 1 :]:
                 assert abs(y1 - y2) >= 16 or abs(x1 - x2) >= 16
+
+
+def positions_checked_against_every_patch(
+    height: int, width: int, size: int, count: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
+    """The placement rule written plainly: each draw is compared with every patch so far."""
+    taken: list[tuple[int, int]] = []
+    for _ in range(count):
+        for attempt in range(200):
+            y = int(rng.integers(0, height - size + 1))
+            x = int(rng.integers(0, width - size + 1))
+            apart = all(abs(y - ty) >= size or abs(x - tx) >= size for ty, tx in taken)
+            if apart or attempt == 199:
+                break
+        taken.append((y, x))
+    return taken
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "size", "count"),
+    [(72, 96, 16, 6), (72, 96, 16, 40), (300, 500, 32, 150), (40, 40, 8, 120), (64, 200, 64, 9)],
+)
+def test_placement_looks_only_at_nearby_patches_yet_follows_the_rule(
+    height: int, width: int, size: int, count: int
+) -> None:
+    for seed in range(3):
+        expected = positions_checked_against_every_patch(
+            height, width, size, count, np.random.default_rng(seed)
+        )
+        got = sample_positions(height, width, size, count, np.random.default_rng(seed))
+        assert got == expected
+
+
+def test_patches_are_bounded() -> None:
+    """Each patch is stored once per method; 10,000 is beyond any panel of raters."""
+    with pytest.raises(ValueError, match="less than or equal to 10000"):
+        StudyConfig(
+            reference=Path("hr"),
+            methods=(MethodSource(name="A", directory=Path("a")),),
+            patches=10_001,
+        )
 
 
 def test_positions_follow_the_seed(make_study: Callable[..., Path]) -> None:

@@ -71,6 +71,10 @@ def test_serve_refusals(tmp_path: Path, study_dirs, make_study: Callable[..., Pa
     assert code == 2 and "--method 'Sharp': expected NAME=DIR" in output
     code, output = invoke(*serve_args(db, study_dirs, "--patches", "0"), "--db", str(db))
     assert code == 2 and "--patches: Input should be greater than or equal to 1" in output
+    # (An unknown --host ends the command should the study be built and served after all.)
+    too_many = serve_args(db, study_dirs, "--patches", "10001", "--host", "no.such.host.invalid")
+    code, output = invoke(*too_many, "--db", str(db))
+    assert code == 2 and "--patches: Input should be less than or equal to 10000" in output
     code, output = invoke(
         "--db", str(db), "--ref", str(tmp_path / "nowhere"), "--method", f"A={methods['Sharp']}"
     )
@@ -93,6 +97,22 @@ def test_serve_refusals(tmp_path: Path, study_dirs, make_study: Callable[..., Pa
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in output
     code, output = invoke("--db", str(existing), "--host", "no.such.host.invalid", "--port", "0")
     assert code == 2 and "no.such.host.invalid:0: unknown host" in output
+
+
+def test_unusable_study_location_is_refused_before_any_work(
+    study_dirs, unusable_output: tuple[Path, str]
+) -> None:
+    folder, problem = unusable_output
+    db = folder / "study.sqlite"
+    code, output = invoke(*serve_args(db, study_dirs), "--db", str(db))
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and line.startswith(f"error: --db {db}: ") and problem in line
+    assert "building study" not in output and "MOS study" not in output
+
+
+def test_a_folder_as_the_study_is_refused(tmp_path: Path, study_dirs) -> None:
+    code, output = invoke(*serve_args(tmp_path, study_dirs), "--db", str(tmp_path))
+    assert code == 1 and f"--db {tmp_path}: is a folder; give a file name" in output
 
 
 def test_mos_is_a_subcommand_of_rwsr() -> None:

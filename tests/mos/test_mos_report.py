@@ -152,3 +152,25 @@ def test_report_command(rated_study: Path, tmp_path: Path) -> None:
     assert again.exit_code == 1 and "error:" in again.output and "--overwrite" in again.output
     missing = runner.invoke(app, ["report", "--db", str(tmp_path / "nope.sqlite"), "-o", str(out)])
     assert missing.exit_code == 1 and "nope.sqlite: study database does not exist" in missing.output
+
+
+@pytest.mark.parametrize("value", ["2", "-1.5", "nan", "inf"])
+def test_min_correlation_is_a_correlation(rated_study: Path, tmp_path: Path, value: str) -> None:
+    out = tmp_path / "r"
+    args = ["report", "--db", str(rated_study), "-o", str(out), "--min-correlation", value]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "--min-correlation must be a number from -1 to 1" in result.output
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="--min-correlation"):
+        compute_report(rated_study, min_correlation=float(value))
+
+
+def test_unusable_report_folder_is_refused_before_any_work(
+    rated_study: Path, unusable_output: tuple[Path, str]
+) -> None:
+    out, problem = unusable_output
+    result = CliRunner().invoke(app, ["report", "--db", str(rated_study), "-o", str(out)])
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1 and line.startswith(f"error: -o {out}: ") and problem in line
+    assert "MOS" not in result.output

@@ -106,6 +106,22 @@ def test_exif_orientation_applied_and_reset(upscaler: Upscaler, tmp_path: Path) 
     assert upright[:3, :, 0].mean() > 200 and upright[-3:, :, 0].mean() < 60
 
 
+def test_tiff_orientation_is_applied_once(upscaler: Upscaler, tmp_path: Path) -> None:
+    """OpenCV's TIFF decoder applies the Orientation tag itself: turning the pixels again gave
+    a landscape result of a portrait picture (rotated twice)."""
+    stored = _gradient(10, 16, 3, np.uint8)
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    source = tmp_path / "rotated.tif"
+    Image.fromarray(stored).save(source, exif=exif.tobytes())
+    out_path = _run(upscaler, source, tmp_path)
+    with Image.open(out_path) as out:
+        assert out.size == (40, 64)  # portrait, once
+        assert out.getexif()[EXIF_ORIENTATION] == 1
+        result = np.asarray(out)
+    np.testing.assert_array_equal(result, _x4(np.swapaxes(stored, 0, 1)[:, ::-1]))
+
+
 def test_jpeg_output_drops_alpha_with_a_note(upscaler: Upscaler, tmp_path: Path) -> None:
     Image.fromarray(_gradient(8, 8, 4, np.uint8), "RGBA").save(tmp_path / "a.png")
     output = tmp_path / "a.jpg"

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rwsr.cli.common import reports_errors
 from rwsr.errors import ConfigError
 from rwsr.mos.config import StudyConfig
+from rwsr.outputs import check_output_dir, check_output_file
 
 app = typer.Typer(
     help="Mean opinion score studies: raters compare method patches with the reference.",
@@ -101,6 +102,14 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes the study.")
     ] = "127.0.0.1",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Also answer requests for this host name or address, the one raters open"
+            " (repeatable); others than --host and localhost are refused.",
+        ),
+    ] = None,
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port; 0 picks a free one.")
     ] = 8000,
@@ -115,8 +124,12 @@ def serve(
 ) -> None:
     """Build a study (first run) or reopen it (later runs) and serve the rating page."""
     from rwsr.mos.build import ensure_study
+    from rwsr.mos.server import check_allowed_hosts
     from rwsr.mos.server import serve as serve_study
 
+    # An existing study is reopened, and SQLite writes its journal files beside it.
+    check_output_file(db, option="--db", overwrite=True)
+    check_allowed_hosts(allow_host or [])
     options = {
         "patches": patches,
         "patch_size": patch_size,
@@ -137,7 +150,13 @@ def serve(
             )
     ensure_study(db, config, overwrite=overwrite, progress=True)
     serve_study(
-        db, host=host, port=port, threads=threads, max_raters=max_raters, announce=typer.echo
+        db,
+        host=host,
+        port=port,
+        threads=threads,
+        max_raters=max_raters,
+        allow_hosts=allow_host or [],
+        announce=typer.echo,
     )
 
 
@@ -151,7 +170,7 @@ def report(
     ] = None,
     min_correlation: Annotated[
         float | None,
-        typer.Option(help="Leave out raters whose consensus correlation is below this."),
+        typer.Option(help="Leave out raters whose consensus correlation (-1 to 1) is below this."),
     ] = None,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     overwrite: Annotated[
@@ -161,6 +180,7 @@ def report(
     """MOS per method with confidence intervals, rater statistics, tables and a bar chart."""
     from rwsr.mos.report import compute_report, write_report
 
+    check_output_dir(out, option="-o")
     result = compute_report(
         db, exclude=exclude or (), min_correlation=min_correlation, confidence=confidence
     )

@@ -97,7 +97,9 @@ def ngdc(
     """
     from rwsr.data.ngdc import REAL_PAIR_MODE, NgdcConfig, run_ngdc
     from rwsr.data.pairs import PairsConfig
+    from rwsr.outputs import check_output_dir
 
+    check_output_dir(output, option="-o")
     # Only the options given are set, so that a real-pair target can tell them from defaults.
     pairs_options: dict[str, int] = {"x1_blur": x1_blur}
     if scale is not None:

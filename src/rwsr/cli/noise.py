@@ -103,7 +103,9 @@ def collect(
     released bank). Writes patches.npy (memory-mappable), index.json and report.*.
     """
     from rwsr.data.noise_collect import collect_noise
+    from rwsr.outputs import check_output_dir
 
+    check_output_dir(output, option="-o")
     config = sampling_config(
         patch=patch,
         percentile=percentile,

@@ -48,7 +48,9 @@ def pairs(
     from rwsr.data.folders import list_images
     from rwsr.data.manifest import PAIRS_OUTPUT, claim_output
     from rwsr.data.pairs import PairsConfig, generate_pairs, jobs_for
+    from rwsr.outputs import check_output_dir
 
+    check_output_dir(output, option="-o")
     config = PairsConfig(scale=scale, cleanup=cleanup, x1_blur=x1_blur)
     jobs = jobs_for(list_images(source, what="source folder"))
     settings = {"source": str(source.resolve()), **config.model_dump()}

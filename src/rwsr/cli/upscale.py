@@ -40,7 +40,10 @@ def upscale(
         str | None, typer.Option(help="Appended to output names [default: _x<scale>].")
     ] = None,
     ext: Annotated[
-        str, typer.Option(help="Output format: auto (same as input), png, jpg, webp, tif, bmp.")
+        str,
+        typer.Option(
+            help="Output format: auto (same as the input; GIF becomes PNG), png, jpg, webp, tif, bmp."
+        ),
     ] = "auto",
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
     tile: Annotated[

@@ -117,6 +117,25 @@ def environment() -> dict[str, str]:
     return info
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """--size WIDTHxHEIGHT -> (width, height), at most the pixels `rwsr upscale` accepts by
+    default: the input is allocated (and upscaled in one tile) before the first timing."""
+    from rwsr.upscale.engine import DEFAULT_MAX_PIXELS
+
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size must be WIDTHxHEIGHT, like 300x200, but got {text!r}") from None
+    if width < 1 or height < 1:
+        raise ConfigError(f"--size must be positive, but got {text!r}")
+    if width * height > DEFAULT_MAX_PIXELS:
+        raise ConfigError(
+            f"--size {text}: {width * height / 1e6:.1f} MPix is above the limit of"
+            f" {DEFAULT_MAX_PIXELS / 1e6:.0f} MPix; the paper measures 300x200"
+        )
+    return width, height
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -2,11 +2,14 @@
 
 A failure (missing file, unreadable image, size mismatch, a model error on one image) is
 recorded as a Problem for that image and method, and the loop goes on; `Evaluation.complete`
-tells whether everything was evaluated (the CLI's exit status).
+tells whether everything was evaluated (the CLI's exit status). What is evaluated but needs
+a caveat (NIQE undefined or not computed, a grayscale HR against a colour result) carries it
+in its row and in the notes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +21,14 @@ from rwsr.eval.regions import Box, detail_box
 from rwsr.eval.samples import Problem, Sample
 from rwsr.eval.scorer import MetricSettings, Scorer
 from rwsr.imageio import read_image
+from rwsr.metrics.color import is_gray
+from rwsr.metrics.niqe import UNDEFINED as NIQE_UNDEFINED
 
 HR_ROW = "HR (reference)"
+GRAY_HR = (
+    "the HR image is grayscale but the result has colour: RGB PSNR/SSIM and LPIPS count its"
+    " colour as error"
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class Score:
     image: str
     method: str
     values: dict[str, float]
+    notes: tuple[str, ...] = ()  # caveats of these values, e.g. why NIQE is missing
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Evaluation:
     samples: list[str]
     scores: list[Score] = field(default_factory=list)
     reference: dict[str, dict[str, float]] = field(default_factory=dict)  # HR's NIQE per image
+    reference_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     crops: dict[str, Crops] = field(default_factory=dict)
@@ -85,7 +96,11 @@ def evaluate(
             result.problems.append(Problem(sample.name, None, str(error)))
             bar.update(len(methods))
             continue
-        result.reference[sample.name] = _no_reference(scorer, hr, f"{sample.name} HR", result)
+        reference, reference_notes = _no_reference(scorer, hr)
+        result.reference[sample.name] = reference
+        result.reference_notes[sample.name] = reference_notes
+        result.notes += [f"{sample.name} HR: {note}" for note in reference_notes]
+        gray_hr = is_gray(hr)
         crops = None
         if index < figure_images:
             crops = Crops(hr=hr, box=detail_box(hr))
@@ -96,11 +111,15 @@ def evaluate(
             try:
                 sr = method.image(sample)
                 values = scorer.score(sr, hr)
-                values.update(_no_reference(scorer, sr, f"{sample.name} {method.name}", result))
+                niqe, notes = _no_reference(scorer, sr)
+                values.update(niqe)
             except RwsrError as error:
                 result.problems.append(Problem(sample.name, method.name, str(error)))
             else:
-                result.scores.append(Score(sample.name, method.name, values))
+                if gray_hr and not is_gray(sr):
+                    notes = (GRAY_HR, *notes)
+                result.scores.append(Score(sample.name, method.name, values, notes))
+                result.notes += [f"{sample.name} {method.name}: {note}" for note in notes]
                 if crops is not None:
                     crops.images[method.name] = crops.box.cut(sr)
             bar.update(1)
@@ -108,12 +127,13 @@ def evaluate(
     return result
 
 
-def _no_reference(
-    scorer: Scorer, image: np.ndarray, what: str, result: Evaluation
-) -> dict[str, float]:
-    """NIQE where the image allows it; a note (not a failure) where it is too small."""
+def _no_reference(scorer: Scorer, image: np.ndarray) -> tuple[dict[str, float], tuple[str, ...]]:
+    """NIQE where the image allows it, and the reason (not a failure) where it does not: too
+    small, or undefined (NaN) on a flat image."""
     try:
-        return scorer.no_reference(image)
+        values = scorer.no_reference(image)
     except RwsrError as error:
-        result.notes.append(f"{what}: no NIQE ({error})")
-        return {}
+        return {}, (f"no NIQE ({error})",)
+    if math.isnan(values.get("niqe", 0.0)):
+        return values, (NIQE_UNDEFINED,)
+    return values, ()

@@ -41,10 +41,14 @@ def scores_csv(evaluation: Evaluation) -> str:
         return [format(values[k], ".10g") if k in values else "" for k in columns]
 
     for score in evaluation.scores:
-        writer.writerow([score.image, score.method, "ok", *cells(score.values), ""])
+        status = "warning" if score.notes else "ok"  # evaluated, with the caveat as reason
+        writer.writerow(
+            [score.image, score.method, status, *cells(score.values), "; ".join(score.notes)]
+        )
     for image, reference in evaluation.reference.items():
         if reference:
-            writer.writerow([image, HR_ROW, "reference", *cells(reference), ""])
+            notes = "; ".join(evaluation.reference_notes.get(image, ()))
+            writer.writerow([image, HR_ROW, "reference", *cells(reference), notes])
     for problem in evaluation.problems:
         method = problem.method or "(all methods)"
         writer.writerow(

@@ -47,6 +47,17 @@ def check_rgb(image: np.ndarray, *, what: str = "image") -> None:
         )
 
 
+def is_gray(image: np.ndarray) -> bool:
+    """Whether an HxWxC image holds no colour: one channel, or R = G = B everywhere (a gray
+    file read as RGB)."""
+    if image.ndim == 2 or image.shape[-1] == 1:
+        return True
+    return bool(
+        np.array_equal(image[..., 0], image[..., 1])
+        and np.array_equal(image[..., 1], image[..., 2])
+    )
+
+
 def rgb_to_y(rgb255: np.ndarray) -> np.ndarray:
     """(..., 3) RGB on 0-255 -> (..., 1) BT.601 Y on 16-235, float64, unrounded."""
     return (rgb255 @ Y_WEIGHTS + Y_OFFSET)[..., None]

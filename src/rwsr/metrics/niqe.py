@@ -52,6 +52,12 @@ BETA_FACTOR = np.sqrt(gamma(1.0 / ALPHAS) / gamma(3.0 / ALPHAS))
 MEAN_FACTOR = gamma(2.0 / ALPHAS) / gamma(1.0 / ALPHAS)
 SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
 FLAT = 1e-6  # grey levels (0-255 scale); see mscn
+# Why a NIQE is NaN: flat, black or saturated areas have no contrast, so their AGGD fits are
+# NaN, and the covariance needs two blocks with finite features.
+UNDEFINED = (
+    f"NIQE undefined: the image is flat (fewer than two {BLOCK}x{BLOCK} blocks with finite "
+    "features)"
+)
 
 
 @functools.cache
@@ -183,10 +189,10 @@ def niqe_features(images: torch.Tensor) -> torch.Tensor:
 def niqe_distance(features: np.ndarray) -> float:
     """NIQE of one image's (blocks, 36) features against the pristine model."""
     mu_pristine, cov_pristine = pristine_model()
-    mu = np.nanmean(features, axis=0)
     complete = features[~np.isnan(features).any(axis=1)]
-    if len(complete) < 2:
+    if len(complete) < 2:  # UNDEFINED; checked first, as nanmean warns on all-NaN columns
         return float("nan")
+    mu = np.nanmean(features, axis=0)
     cov = np.cov(complete, rowvar=False)
     inverse = torch.linalg.pinv(torch.from_numpy((cov_pristine + cov) / 2)).numpy()
     diff = mu_pristine - mu
@@ -203,7 +209,8 @@ def niqe(
     """NIQE of an HxWx3 RGB image (float) or an NxHxWx3 batch (array of N); lower is better.
 
     The image needs at least two 96x96 blocks after the border crop (InputError otherwise);
-    the result is NaN when fewer than two blocks have finite features (a flat image).
+    the result is NaN when fewer than two blocks have finite features (a flat image; the
+    reason to report is `UNDEFINED`).
     """
     values = luma(image, convert_to=convert_to, border=crop_border)
     batched = values.ndim == 3

@@ -3,11 +3,15 @@
 No route takes a path: pages come from a fixed list read from the package, patches from the
 database by the rater's queue position. A rater is an anonymous random token in an HttpOnly,
 SameSite=Strict cookie; POSTs must be JSON from this origin (no cross-site form can send
-one), and every field is checked before anything is stored.
+one), and every field is checked before anything is stored. Every request must name a host
+the server was started for: a page of another site whose name an attacker points at this
+machine (DNS rebinding) sends its own name as Host, and its own origin with it, so the
+origin check alone would pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -18,6 +22,7 @@ from rwsr.mos.scale import LABELS, MAX_SCORE, MIN_SCORE
 from rwsr.mos.study import Progress, Side, Study, TrialError
 
 COOKIE = "rwsr_mos_rater"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _COOKIE_AGE = 365 * 24 * 3600
 _MAX_ELAPSED_MS = 24 * 3600 * 1000
 _PAGES = {"": "index.html", "app.js": "app.js", "style.css": "style.css"}
@@ -61,14 +66,28 @@ def _session_json(study: Study, progress: Progress | None, rater_id: int | None)
     }
 
 
+def host_name(host: str) -> str | None:
+    """The name part of a Host header or host option ('Example.org:8000' -> 'example.org',
+    '[::1]:80' -> '::1'); None when it is not a plain host name or address."""
+    if not host or any(char in host for char in "/?#@\\ \t"):
+        return None
+    try:
+        name = urlsplit(f"//{host}").hostname
+    except ValueError:  # an unbalanced IPv6 bracket
+        return None
+    return name or None
+
+
 def _error(status: int, message: str) -> Response:
     response = jsonify(error=message)
     response.status_code = status
     return response
 
 
-def create_app(study: Study) -> Flask:
-    """The WSGI app for `study`; the caller owns the study and closes it."""
+def create_app(study: Study, *, hosts: Iterable[str] = ()) -> Flask:
+    """The WSGI app for `study`, answering requests for `hosts` (names or addresses) and this
+    machine's loopback names; the caller owns the study and closes it."""
+    allowed = LOCAL_HOSTS | {name for name in map(host_name, hosts) if name is not None}
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 1024  # a rating is a few dozen bytes
     pages = _read_pages()
@@ -90,6 +109,16 @@ def create_app(study: Study) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return _error(error.code or 500, error.description or error.name)
+
+    @app.before_request
+    def known_host() -> Response | None:
+        if host_name(request.host) in allowed:
+            return None
+        return _error(
+            421,
+            f"this server does not answer to the host {request.host!r}; open it by an address"
+            " it serves, or restart rwsr mos serve with --allow-host NAME",
+        )
 
     @app.before_request
     def same_origin_posts() -> Response | None:

@@ -58,7 +58,9 @@ class StudyConfig(BaseModel):
     reference: Path
     reference_pattern: str = "*"
     methods: tuple[MethodSource, ...] = Field(min_length=1)
-    patches: int = Field(default=100, ge=1, le=100_000)
+    # At most 10,000: each is stored once per method and placed by up to 200 random draws,
+    # and 10,000 patches are already far more than any panel of raters can rate.
+    patches: int = Field(default=100, ge=1, le=10_000)
     # 128 px at the HR resolution: large enough to judge texture, small enough for a laptop.
     patch_size: int = Field(default=128, ge=8, le=2048)
     # A rater sees this many patches, each once per method (paired design); None: all patches.

@@ -80,6 +80,12 @@ def compute_report(
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must lie between 0 and 1, got {confidence}")
+    # A correlation lies in [-1, 1]: 2 would leave out every rater, NaN none (NaN compares
+    # false), and both silently.
+    if min_correlation is not None and not -1 <= min_correlation <= 1:
+        raise ConfigError(
+            f"--min-correlation must be a number from -1 to 1, but got {min_correlation:g}"
+        )
     connection, config = open_study(db_path)
     try:
         methods = connection.execute("SELECT id, name FROM methods ORDER BY id").fetchall()

@@ -19,11 +19,12 @@ from tqdm import tqdm
 from rwsr.atomic import sweep_temp_files
 from rwsr.data.folders import is_listed_image
 from rwsr.errors import CheckpointError, ConfigError, InputError, RwsrError
-from rwsr.imageio import IMAGE_SUFFIXES, read_image_file, write_image_file
+from rwsr.imageio import IMAGE_SUFFIXES, is_image_path, read_image_file, write_image_file
 from rwsr.outputs import check_file_name
 from rwsr.upscale.engine import Upscaler
 
 OUTPUT_EXTENSIONS = ("auto", "png", "jpg", "webp", "tif", "bmp")
+_WRITTEN_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,11 @@ class OutputNaming:
         check_file_name(self.suffix, what="--suffix")
 
     def path_for(self, source: Path, relative_dir: Path) -> Path:
+        """Output path; `auto` keeps the input's format where rwsr writes it (GIF, a 256-colour
+        palette, becomes PNG rather than losing colours)."""
         extension = source.suffix.lower() if self.extension == "auto" else f".{self.extension}"
+        if extension not in _WRITTEN_SUFFIXES:
+            extension = ".png"
         return self.directory / relative_dir / f"{source.stem}{self.suffix}{extension}"
 
 
@@ -72,9 +77,12 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
     jobs: list[Job] = []
     notes: list[str] = []
     output_root = naming.directory.resolve()
+    image_types = ", ".join(sorted(IMAGE_SUFFIXES))
     for given in inputs:
-        if given.is_file():
+        if given.is_file() and is_image_path(given):
             jobs.append(Job(given, naming.path_for(given, Path())))
+        elif given.is_file():  # the same suffixes as in folders
+            notes.append(f"{given}: skipped, not an image ({image_types})")
         elif given.is_dir():
             for root, dirs, files in os.walk(given):
                 dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() != output_root)
@@ -85,9 +93,7 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
                             Job(path, naming.path_for(path, path.parent.relative_to(given)))
                         )
                     elif not name.startswith("."):
-                        notes.append(
-                            f"{path}: skipped, not an image ({', '.join(sorted(IMAGE_SUFFIXES))})"
-                        )
+                        notes.append(f"{path}: skipped, not an image ({image_types})")
         else:
             notes.append(f"{given}: skipped, no such file or folder")
     planned = {job.output.resolve() for job in jobs}
