@@ -19,7 +19,8 @@ R = TypeVar("R")
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print an RwsrError as `error: message` on stderr and exit with its code, no traceback."""
+    """Print an RwsrError as `error: message` on stderr and exit with its code, and Ctrl-C as
+    one line with status 130 (commands that can resume say how themselves); no traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -28,6 +29,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         except RwsrError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; finished outputs are kept, partial ones removed", err=True)
+            raise typer.Exit(130) from None
 
     return wrapper
 

@@ -28,7 +28,10 @@ def train(
     from rwsr.train.config import load_config
     from rwsr.train.trainer import train as run_training
 
+    from rwsr.outputs import check_output_dir
+
     resolved = load_config(config, overrides or [])
+    check_output_dir(resolved.output_dir / resolved.name, option="output_dir")
     target = resume_from if resume_from is not None else ("latest" if resume else None)
     try:
         run_dir = run_training(resolved, resume=target, progress=not quiet)
