@@ -25,10 +25,9 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a generator; checkpoints, logs and curves go to output_dir/name."""
+    from rwsr.outputs import check_output_dir
     from rwsr.train.config import load_config
     from rwsr.train.trainer import train as run_training
-
-    from rwsr.outputs import check_output_dir
 
     resolved = load_config(config, overrides or [])
     check_output_dir(resolved.output_dir / resolved.name, option="output_dir")
