@@ -54,7 +54,7 @@ TABLES = {
     "camerasr-cpu": Table(
         title="CameraSR at CPU scale (City100 iPhone X, x1), held-out pairs 091-100",
         paper_table=PAPER_CAMERASR,
-        dataset="camerasr",
+        dataset="city100",
         root=SHARED / "datasets" / "city100_iphonex_train",
         split="val",
         crop_border=4,
@@ -74,7 +74,7 @@ TABLES = {
     "camerasr": Table(
         title="CameraSR (City100 iPhone X, x1), the paper's test pairs 001-020",
         paper_table=PAPER_CAMERASR,
-        dataset="camerasr",
+        dataset="city100",
         root=REPO / "data" / "City100",
         split="test",
         crop_border=4,

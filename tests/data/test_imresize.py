@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import skimage.data
@@ -153,7 +155,7 @@ def test_tiled_products_equal_the_plain_weighted_sum_of_taps(
     image = rng.random(shape + (2,))
     expected = image
     for axis in (0, 1) if size[0] / shape[0] <= size[1] / shape[1] else (1, 0):
-        weights, indices = contributions(shape[axis], size[axis], size[axis] / shape[axis], True)
+        weights, indices = reference_taps(shape[axis], size[axis], size[axis] / shape[axis])
         moved = np.moveaxis(expected, axis, 0)
         summed = np.einsum("kt,kt...->k...", weights, moved[indices])
         expected = np.moveaxis(summed, 0, axis)
@@ -179,6 +181,49 @@ def test_scale_and_size_together_follow_matlab() -> None:
     np.testing.assert_allclose(both[:20, :20], imresize(image, 0.5), atol=1e-12)
 
 
+def reference_taps(in_length: int, out_length: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB imresize's cubic taps for one axis, built here from the kernel formula and not
+    from rwsr.data.imresize: output pixel k (1-based) sits at u = k / scale + (1 - 1 / scale)
+    / 2 on the input; its taps are the ceil(width) + 2 pixels from floor(u - width / 2), where
+    width = 4 (4 / scale when shrinking, with the kernel stretched to scale * h(scale * x));
+    weights are normalised to sum to 1, indices reflected at the borders (symmetric padding)
+    and tap columns whose weights are all zero dropped."""
+    stretch = scale if scale < 1 else 1.0
+    width = 4.0 / stretch
+    count = math.ceil(width) + 2
+    weights = np.zeros((out_length, count))
+    indices = np.zeros((out_length, count), dtype=np.int64)
+    for k in range(out_length):
+        u = (k + 1) / scale + 0.5 * (1 - 1 / scale)
+        first = math.floor(u - width / 2)
+        for t in range(count):
+            x = abs(stretch * (u - (first + t)))
+            x2 = x * x
+            if x <= 1:  # Keys (1981), a = -0.5
+                h = 1.5 * (x2 * x) - 2.5 * x2 + 1.0
+            elif x <= 2:
+                h = -0.5 * (x2 * x) + 2.5 * x2 - 4.0 * x + 2.0
+            else:
+                h = 0.0
+            weights[k, t] = stretch * h
+            j = first + t - 1  # 0-based; reflect: -1 -> 0, n -> n - 1, ...
+            while not 0 <= j < in_length:
+                j = -j - 1 if j < 0 else 2 * in_length - j - 1
+            indices[k, t] = j
+        weights[k] /= weights[k].sum()
+    keep = np.any(weights != 0, axis=0)
+    return weights[:, keep], indices[:, keep]
+
+
+def test_reference_taps_match_the_module_on_every_kind_of_axis() -> None:
+    for in_length, out_length in ((212, 53), (212, 71), (286, 143), (20, 57), (9, 17), (64, 64)):
+        scale = out_length / in_length
+        weights, indices = contributions(in_length, out_length, scale, True)
+        expected_weights, expected_indices = reference_taps(in_length, out_length, scale)
+        np.testing.assert_allclose(weights, expected_weights, rtol=0, atol=1e-15)
+        np.testing.assert_array_equal(indices, expected_indices)
+
+
 def plain_reference(
     image: np.ndarray, scale: float | tuple[float, float], size: tuple[int, int] | None = None
 ) -> np.ndarray:
@@ -192,7 +237,7 @@ def plain_reference(
     for axis in (0, 1) if scales[0] <= scales[1] else (1, 0):
         if size[axis] == out.shape[axis] and scales[axis] == 1:
             continue
-        weights, indices = contributions(out.shape[axis], size[axis], scales[axis], True)
+        weights, indices = reference_taps(out.shape[axis], size[axis], scales[axis])
         moved = np.moveaxis(out, axis, 0)
         summed = np.zeros((size[axis],) + moved.shape[1:])
         for tap in range(weights.shape[1]):
@@ -232,12 +277,12 @@ def test_uint8_exactness_does_not_depend_on_the_float32_matmul_precision() -> No
 def test_uint16_is_the_rounded_float64_sum_of_every_pass() -> None:
     image = PHOTO.astype(np.uint16) * 257 + 3
     out = imresize(image, 0.5)
-    weights_h, indices_h = contributions(212, 106, 0.5, True)
+    weights_h, indices_h = reference_taps(212, 106, 0.5)
     rows = np.zeros((106, 286, 3))
     for tap in range(weights_h.shape[1]):
         rows += weights_h[:, tap, None, None] * image[indices_h[:, tap]]
     rows = np.clip(np.floor(rows + 0.5), 0, 65535)
-    weights_w, indices_w = contributions(286, 143, 0.5, True)
+    weights_w, indices_w = reference_taps(286, 143, 0.5)
     cols = np.zeros((106, 143, 3))
     for tap in range(weights_w.shape[1]):
         cols += weights_w[None, :, tap, None] * rows[:, indices_w[:, tap]]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from rwsr.cli.bench import _load
 from rwsr.cli.main import app
+from rwsr.eval import bench as bench_module
 from rwsr.eval.bench import Target, bench_model, count_parameters, targets
 from rwsr.models.checkpoint import save_model
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
@@ -40,12 +43,40 @@ def test_cli_writes_table_and_json(x4_set: Path, tmp_path: Path) -> None:
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
-def test_a_slower_model_measures_slower(x4_set: Path) -> None:
-    tiny = _load(str(x4_set / "tiny.safetensors"))
-    fast = bench_model("tiny", tiny, Target("cpu", "fp32"), size=(24, 16), repeats=3)
-    slow = bench_model("tiny", tiny, Target("cpu", "fp32"), size=(96, 64), repeats=3)
-    assert slow.seconds > fast.seconds  # 16x the pixels
-    assert fast.parameters == slow.parameters
+_CLOCK = {"now": 0.0, "calls": 0}  # module state: the upscaler's copies of the model share it
+
+
+class _ClockedNearest(torch.nn.Module):
+    """Nearest-neighbour x4 whose every call advances a fake clock by 1 s per megapixel of
+    input (plus 0.25 s on the third timed call): bench timings become exact numbers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = RRDBNetConfig(scale=4)
+        self.unit = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _CLOCK["calls"] += 1
+        slow = 0.25 if _CLOCK["calls"] == 4 else 0.0
+        _CLOCK["now"] += x.shape[-2] * x.shape[-1] / 1e6 + slow
+        return torch.nn.functional.interpolate(x * self.unit, scale_factor=4, mode="nearest")
+
+
+def test_bench_times_the_repeats_after_warmup_and_takes_the_median(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(_CLOCK, "now", 0.0)
+    monkeypatch.setitem(_CLOCK, "calls", 0)
+    clock = SimpleNamespace(perf_counter=lambda: _CLOCK["now"])
+    monkeypatch.setattr(bench_module, "time", clock)
+    result = bench_model(
+        "clocked", _ClockedNearest(), Target("cpu", "fp32"), size=(500, 200), repeats=3, warmup=1
+    )
+    # One warm-up call, then 0.1, 0.1 and 0.1 + 0.25 s: the median ignores the slow call.
+    assert _CLOCK["calls"] == 4
+    assert result.seconds == pytest.approx(0.1) and result.frames_per_second == pytest.approx(10)
+    assert (result.runs, result.width, result.height, result.scale) == (3, 500, 200, 4)
+    assert result.parameters == 1
 
 
 def test_targets() -> None:

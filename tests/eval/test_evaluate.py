@@ -255,8 +255,8 @@ def test_offline_lpips_is_a_clear_error_before_any_output(
 
 def test_dataset_split_defaults_to_test(city100: Path, tmp_path: Path) -> None:
     # The City100 copy in ../shared holds the training split only (021-100).
-    code, output = run("--dataset", "camerasr", "--root", str(city100), "-o", str(tmp_path))
-    assert code == 1 and "no image pairs found (--dataset camerasr, split test)" in output
+    code, output = run("--dataset", "city100", "--root", str(city100), "-o", str(tmp_path))
+    assert code == 1 and "no image pairs found (--dataset city100, split test)" in output
 
 
 @pytest.mark.parametrize(

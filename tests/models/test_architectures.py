@@ -45,8 +45,11 @@ def test_unknown_architecture_suggests_names() -> None:
 def test_rrdbnet_scales(scale: int) -> None:
     model = RRDBNet(RRDBNetConfig(nf=8, nb=1, gc=4, scale=scale))
     assert model(torch.rand(1, 3, 7, 9)).shape == (1, 3, 7 * scale, 9 * scale)
-    # x1 (CameraSR) has no up-sampling layers at all.
-    assert not any(name.startswith("conv_up") for name, _ in model.named_parameters()) or scale > 1
+    # One up-sampling conv per x2 stage (x3: one x3 stage); x1 (CameraSR) has none at all.
+    stages = {
+        name.split(".")[0] for name, _ in model.named_parameters() if name.startswith("conv_up")
+    }
+    assert len(stages) == {1: 0, 2: 1, 3: 1, 4: 2}[scale]
 
 
 def test_realesrgan_style_unshuffle_models() -> None:
@@ -134,6 +137,33 @@ def test_discriminator_shapes() -> None:
         vgg(torch.rand(1, 3, 96, 96))
 
 
-def test_every_builtin_name_builds() -> None:
-    for name, config in BUILTIN_ARCHITECTURES.items():
-        assert build_model(config) is not None, name
+UP_CONV = 64 * 64 * 9 + 64  # one conv_upN of the 64-feature trunk
+PAPER_HEAD = 16_729_694 - 16_697_987  # the exclusionary dual-learning head (Table VI)
+OFFICIAL_HEAD = 17_286_473 - 16_697_987
+
+
+_GENERATOR_CASES = [
+    ("rrdbnet-x4", 4, 16_697_987),
+    ("rrdbnet-x3", 3, 16_697_987 - UP_CONV),  # one up-sampling stage, like x2
+    ("rrdbnet-x2", 2, 16_697_987 - UP_CONV),
+    ("rrdbnet-x1", 1, 16_697_987 - 2 * UP_CONV),
+    ("rwsr-edl-x4", 4, 16_697_987 + PAPER_HEAD),
+    ("rwsr-edl-x3", 3, 16_697_987 - UP_CONV + PAPER_HEAD),
+    ("rwsr-edl-x2", 2, 16_697_987 - UP_CONV + PAPER_HEAD),
+    ("rwsr-edl-x1", 1, 16_697_987 - 2 * UP_CONV + PAPER_HEAD),
+    ("rwsr-edl-official-x4", 4, 16_697_987 + OFFICIAL_HEAD),
+    ("rwsr-edl-official-x1", 1, 16_697_987 - 2 * UP_CONV + OFFICIAL_HEAD),
+]
+
+
+@pytest.mark.parametrize(("name", "scale", "count"), _GENERATOR_CASES)
+def test_every_builtin_generator_has_its_size_and_scale(name: str, scale: int, count: int) -> None:
+    model = build_model(architecture_config(name)).eval()
+    assert sum(p.numel() for p in model.parameters()) == count
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 6, 5)).shape == (1, 3, 6 * scale, 5 * scale)
+
+
+def test_every_builtin_name_is_tested() -> None:
+    tested = {name for name, _, _ in _GENERATOR_CASES} | {"patchgan", "vgg128"}
+    assert tested == set(BUILTIN_ARCHITECTURES)

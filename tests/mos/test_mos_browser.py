@@ -16,7 +16,7 @@ from mos_helpers import ServerProcess
 from typer.testing import CliRunner
 
 from rwsr.cli.mos import app
-from rwsr.mos.report import compute_report
+from rwsr.mos.results import compute_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

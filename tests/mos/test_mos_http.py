@@ -17,7 +17,7 @@ from mos_helpers import ServerProcess, start_server, study_config, write_study_d
 
 from rwsr.mos.app import COOKIE
 from rwsr.mos.build import build_study
-from rwsr.mos.report import compute_report
+from rwsr.mos.results import compute_report
 
 TIMEOUT = 30  # seconds per request: generous for a loaded 2-core machine, yet bounded
 RATERS = 20

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from rwsr.cli.mos import app
 from rwsr.errors import ConfigError, InputError
-from rwsr.mos.report import REPORT_FILES, compute_report, write_report
+from rwsr.mos.report import REPORT_FILES, write_report
+from rwsr.mos.results import compute_report
 from rwsr.mos.stats import consensus_correlation, mean_ci
 from rwsr.mos.study import Study
 

@@ -14,7 +14,7 @@ from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
 from rwsr.models.rrdbnet import RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, load_generator
 from rwsr.upscale import fusion
-from rwsr.upscale.device import cpu_has_native_bf16
+from rwsr.device import cpu_has_native_bf16
 from rwsr.upscale.engine import Upscaler
 from rwsr.upscale.fusion import FusedConv2d, fuse_activations
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rwsr.cli.common import reports_errors
+from rwsr.cli.common import Overwrite, reports_errors
 
 if TYPE_CHECKING:
     from torch import nn
@@ -34,7 +34,7 @@ def bench(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Folder for bench.json and bench.md.")
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Measure parameters and frames/s of each model on each device and precision."""
     import json

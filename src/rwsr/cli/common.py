@@ -8,11 +8,20 @@ import ctypes.util
 import functools
 import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
 from rwsr.errors import RwsrError
+
+# Options several commands share, spelled once (the model-running ones: upscale, evaluate).
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
+Precision = Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16 (fp16 only on GPUs).")]
+Tile = Annotated[
+    int | None, typer.Option(help="Tile size in input pixels [default: from free memory].")
+]
+Overwrite = Annotated[bool, typer.Option(help="Replace existing output files.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rwsr.cli.common import reports_errors
+from rwsr.cli.common import Overwrite, reports_errors
 from rwsr.errors import InputError
 
 app = typer.Typer(
@@ -25,7 +25,6 @@ CheckImage = Annotated[
     Path | None,
     typer.Option(help="Photo the output is checked on (default: the bundled sample photo)."),
 ]
-Overwrite = Annotated[bool, typer.Option(help="Replace an existing output file.")]
 
 
 @app.command("ncnn")

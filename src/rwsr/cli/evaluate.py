@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rwsr.cli.common import reports_errors
+from rwsr.cli.common import Device, Overwrite, Precision, Quiet, Tile, reports_errors
 
 if TYPE_CHECKING:
     from rwsr.eval.methods import ModelMethod
@@ -26,7 +26,9 @@ def evaluate(
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option(help="Test set layout: realsr, camerasr, ntire2020, aim2019, paired."),
+        typer.Option(
+            help="Test set layout: realsr, city100 (CameraSR), ntire2020, aim2019, paired."
+        ),
     ] = None,
     root: Annotated[Path | None, typer.Option(help="Root folder of --dataset.")] = None,
     split: Annotated[
@@ -61,13 +63,9 @@ def evaluate(
     niqe_luma: Annotated[
         str, typer.Option(help="NIQE on y (BT.601, BasicSR) or gray (rgb2gray).")
     ] = "y",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    precision: Annotated[
-        str, typer.Option(help="Model precision: auto, fp32, bf16, fp16.")
-    ] = "auto",
-    tile: Annotated[
-        int | None, typer.Option(help="Model tile size [default: from memory].")
-    ] = None,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    tile: Tile = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Evaluate only the first N test images.")
     ] = None,
@@ -78,14 +76,15 @@ def evaluate(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path(
         "evaluation"
     ),
-    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
 ) -> None:
     """Evaluate SR results (folders, models, a baseline): PSNR/SSIM (Y and RGB), LPIPS, NIQE.
 
     Writes scores.csv, summary.md, summary.json, figures/*.png and report.html to --output.
     Exits with 1 when some image of some method could not be evaluated (each is listed).
     """
+    from rwsr.device import resolve_device
     from rwsr.errors import ConfigError
     from rwsr.eval.methods import Method, baseline_method, folder_method, parse_sr_option
     from rwsr.eval.report import check_outputs, write_report
@@ -93,7 +92,6 @@ def evaluate(
     from rwsr.eval.samples import Problem, samples_from_dataset, samples_from_folders
     from rwsr.eval.scorer import parse_metrics, settings_from_options, split_list
     from rwsr.outputs import check_output_dir
-    from rwsr.upscale.device import resolve_device
 
     # Before any metric: a folder that cannot be written would lose them all at the end.
     check_output_dir(output, option="-o")

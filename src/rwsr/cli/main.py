@@ -3,6 +3,8 @@ explicitly (no import-time registry); heavy imports happen inside the commands."
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from rwsr.cli import bench, convert, evaluate, info, mos, noise, pairs, train, upscale
@@ -28,6 +30,12 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("bench")(bench.bench)
 
 
+# The commands whose tensors are large and repeat (frames, training steps): there keeping
+# freed memory pays; a long-running server such as `rwsr mos serve` should give it back.
+KEEPS_FREED_MEMORY = frozenset({"upscale", "train", "evaluate", "bench"})
+
+
 def main() -> None:
-    keep_freed_memory()
+    if set(sys.argv[1:2]) & KEEPS_FREED_MEMORY:
+        keep_freed_memory()
     app(prog_name="rwsr")

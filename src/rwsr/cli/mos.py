@@ -178,7 +178,8 @@ def report(
     ] = False,
 ) -> None:
     """MOS per method with confidence intervals, rater statistics, tables and a bar chart."""
-    from rwsr.mos.report import compute_report, write_report
+    from rwsr.mos.report import write_report
+    from rwsr.mos.results import compute_report
 
     check_output_dir(out, option="-o")
     result = compute_report(

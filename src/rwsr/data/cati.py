@@ -1,4 +1,4 @@
-"""The Confidence Interval of noise (CATI, paper Sec. III-E, Alg. 1).
+"""The CharAcTeristic Interval of noise (CATI, paper Sec. III-E, Alg. 1).
 
 The flattest patches of a data set show its noise: their luma variance is mostly noise and
 their mean tells at which brightness it was measured. CATI = the [min, max] interval of the
@@ -62,10 +62,6 @@ class Cati(BaseModel):
     candidates: int = Field(description="usable patches the selection was made from")
     widened: bool = Field(False, description="selection widened to min_patches")
     rule: Literal["cati", "fixed"] = Field("cati", description="fixed: max_variance/min_mean")
-
-    @property
-    def effective_percentile(self) -> float:
-        return 100.0 * self.selected / self.candidates
 
     def contains(self, variance: np.ndarray, mean: np.ndarray) -> np.ndarray:
         """Boolean mask of the patches inside both intervals."""

@@ -43,7 +43,7 @@ def select_windows(
             records.append(ImageRecord(str(image.path), role, status, image.error or "unknown"))
             continue
         stats = image.stats
-        usable = ~stats.clipped if exclude_clipped else stats.clipped | ~stats.clipped
+        usable = ~stats.clipped if exclude_clipped else np.ones_like(stats.clipped)
         inside = cati.contains(stats.variance, stats.mean) & usable
         count = int(inside.sum())
         if count >= min_in_cati:

@@ -56,7 +56,7 @@ class BenchResult:
 
 def targets(devices: list[str] | None = None, precisions: list[str] | None = None) -> list[Target]:
     """Device x precision pairs to measure; None = every one this machine runs natively."""
-    from rwsr.upscale.device import cpu_has_native_bf16, resolve_device
+    from rwsr.device import cpu_has_native_bf16, resolve_device
 
     if devices is None:
         devices = ["cpu"]

@@ -17,15 +17,9 @@ from rwsr.data.folders import list_images
 from rwsr.errors import ConfigError, InputError
 
 SEPARATORS = "_-.x"
-# `rwsr evaluate --dataset` names -> rwsr.data.datasets layouts (CameraSR = City100 iPhone X).
-DATASET_LAYOUTS = {
-    "realsr": "realsr",
-    "camerasr": "city100",
-    "city100": "city100",
-    "ntire2020": "ntire2020",
-    "aim2019": "aim2019",
-    "paired": "paired",
-}
+# `rwsr evaluate --dataset` takes the names of rwsr.data.datasets' layouts, as training's
+# `layout` does (the paper's CameraSR experiment is the city100 layout: City100 iPhone X).
+DATASET_LAYOUTS = ("realsr", "city100", "ntire2020", "aim2019", "paired")
 # Evaluation uses the test split unless told otherwise (the readers default to training).
 TEST_SPLITS = {"realsr": "test", "city100": "test", "ntire2020": "valid", "aim2019": "valid"}
 
@@ -120,10 +114,11 @@ def samples_from_dataset(
     from rwsr.data.datasets import load_pairs
 
     if dataset not in DATASET_LAYOUTS:
+        hint = " (CameraSR's data set is city100)" if dataset == "camerasr" else ""
         raise ConfigError(
-            f"--dataset must be one of {', '.join(DATASET_LAYOUTS)}, but got {dataset!r}"
+            f"--dataset must be one of {', '.join(DATASET_LAYOUTS)}, but got {dataset!r}{hint}"
         )
-    layout = DATASET_LAYOUTS[dataset]
+    layout = dataset
     if layout == "paired":
         if split not in (None, "all"):
             raise ConfigError(f"paired has no split {split!r}; valid: all")

@@ -8,7 +8,7 @@ import math
 # A bare Figure renders with Agg and never touches pyplot's global state or a display.
 from matplotlib.figure import Figure
 
-from rwsr.mos.report import Report
+from rwsr.mos.results import Report
 from rwsr.mos.scale import LABELS, MAX_SCORE
 
 

@@ -10,12 +10,8 @@ import csv
 import io
 import json
 import math
-from typing import TYPE_CHECKING
-
+from rwsr.mos.results import Report
 from rwsr.mos.scale import LABELS
-
-if TYPE_CHECKING:
-    from rwsr.mos.report import Report
 
 
 def convention(report: Report) -> str:

@@ -54,7 +54,7 @@ from rwsr.train.state import (
     save_checkpoint,
 )
 from rwsr.train.validation import Validator
-from rwsr.upscale.device import resolve_device, resolve_precision
+from rwsr.device import resolve_device, resolve_precision
 
 
 class TrainingError(RwsrError):
