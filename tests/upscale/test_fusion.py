@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from rwsr.device import cpu_has_native_bf16
 from rwsr.models.catalog import architecture_config, build_model
 from rwsr.models.checkpoint import load_weights_into
 from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
 from rwsr.models.rrdbnet import RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, load_generator
 from rwsr.upscale import fusion
-from rwsr.device import cpu_has_native_bf16
 from rwsr.upscale.engine import Upscaler
 from rwsr.upscale.fusion import FusedConv2d, fuse_activations
 

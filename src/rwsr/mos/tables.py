@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+
 from rwsr.mos.results import Report
 from rwsr.mos.scale import LABELS
 

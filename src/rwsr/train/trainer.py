@@ -35,6 +35,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from rwsr.atomic import write_text_atomic
+from rwsr.device import resolve_device, resolve_precision
 from rwsr.errors import ConfigError, RwsrError
 from rwsr.models.catalog import architecture_config, build_model, generator_scale
 from rwsr.models.checkpoint import convert_to_native, load_weights_into, read_checkpoint, save_model
@@ -54,7 +55,6 @@ from rwsr.train.state import (
     save_checkpoint,
 )
 from rwsr.train.validation import Validator
-from rwsr.device import resolve_device, resolve_precision
 
 
 class TrainingError(RwsrError):

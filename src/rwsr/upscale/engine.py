@@ -25,10 +25,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rwsr.device import resolve_device, resolve_precision
 from rwsr.errors import CheckpointError, ConfigError, InputError
 from rwsr.models.catalog import generator_scale
 from rwsr.models.foreign import SpandrelConfig, supported_precision
-from rwsr.device import resolve_device, resolve_precision
 from rwsr.upscale.fusion import fuse_activations
 from rwsr.upscale.tiling import axis_spans, ramp_weights
 
