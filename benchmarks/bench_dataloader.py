@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from rwsr.data.cati import NoiseSamplingConfig
 from rwsr.data.datasets import load_pairs
-from rwsr.data.noise_bank import open_bank
-from rwsr.data.noise_collect import collect_noise
+from rwsr.data.ngdc.bank import open_bank
+from rwsr.data.ngdc.cati import NoiseSamplingConfig
+from rwsr.data.ngdc.collect import collect_noise
 from rwsr.data.training_set import PairDataset, TrainingSetConfig
 
 CITY100 = (

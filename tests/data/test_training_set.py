@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from rwsr.data.cati import NoiseSamplingConfig
 from rwsr.data.datasets import ImagePair, load_pairs
-from rwsr.data.noise_bank import open_bank
-from rwsr.data.noise_collect import collect_noise
+from rwsr.data.ngdc.bank import open_bank
+from rwsr.data.ngdc.cati import NoiseSamplingConfig
+from rwsr.data.ngdc.collect import collect_noise
 from rwsr.data.training_set import PairDataset, TrainingSetConfig
 from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import read_image, to_float, write_image

@@ -95,7 +95,7 @@ def ngdc(
     OUT/HR and OUT/LR hold only the aux_* pairs. Both write OUT/bank and
     OUT/report.{json,md,png}. Rerun the same command to resume.
     """
-    from rwsr.data.ngdc import REAL_PAIR_MODE, NgdcConfig, run_ngdc
+    from rwsr.data.ngdc.auxiliary import REAL_PAIR_MODE, NgdcConfig, run_ngdc
     from rwsr.data.pairs import PairsConfig
     from rwsr.outputs import check_output_dir
 

@@ -12,7 +12,7 @@ from rwsr.cli.pairs import default_workers
 from rwsr.errors import ConfigError
 
 if TYPE_CHECKING:
-    from rwsr.data.cati import NoiseSamplingConfig
+    from rwsr.data.ngdc.cati import NoiseSamplingConfig
 
 app = typer.Typer(help="Noise sampling (CATI) and noise banks.", no_args_is_help=True)
 
@@ -43,7 +43,7 @@ def sampling_config(
     min_mean: float,
 ) -> NoiseSamplingConfig:
     """The noise-sampling settings from the options `noise collect` and `ngdc` share."""
-    from rwsr.data.cati import NoiseSamplingConfig
+    from rwsr.data.ngdc.cati import NoiseSamplingConfig
 
     if min_mean and max_variance is None:
         raise ConfigError("--min-mean belongs to the fixed rule: give --max-variance too")
@@ -102,7 +102,7 @@ def collect(
     windows by variance; --max-variance/--min-mean use a fixed rule instead (as the authors'
     released bank). Writes patches.npy (memory-mappable), index.json and report.*.
     """
-    from rwsr.data.noise_collect import collect_noise
+    from rwsr.data.ngdc.collect import collect_noise
     from rwsr.outputs import check_output_dir
 
     check_output_dir(output, option="-o")

@@ -40,7 +40,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from rwsr.data.datasets import ImagePair
 from rwsr.data.decoded_cache import cached_image
-from rwsr.data.noise_bank import NoiseBank
+from rwsr.data.ngdc.bank import NoiseBank
 from rwsr.data.pairs import PairsConfig, make_pair
 from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import image_size, read_image, to_float

@@ -1,19 +1,13 @@
-"""Reading and writing generator/discriminator weights.
+"""Reading and writing generator/discriminator weights: the files, and loading a model
+from one.
 
 rwsr's own format is safetensors with the model config (JSON) in the file's metadata, so a
-file alone rebuilds the model. Foreign checkpoints are recognised by their key sets (see
-LAYOUTS), converted to rwsr's parameter names, and their sizes read from tensor shapes:
-
-- rwsr / BasicSR / Real-ESRGAN: conv_first, body.N.rdbK.convJ, conv_body, conv_up1/2, conv_hr,
-  conv_last (Real-ESRGAN x2/x1: conv_first has 12/48 input channels, pixel-unshuffle input);
-  weights under `params_ema` (preferred) or `params`; RWSR-EDL adds `rrdb.` / `head.` prefixes.
-- Real-SR / official RWSR-EDL code: RRDB_trunk.N.RDBK.convJ, trunk_conv, upconv1/2, HRconv,
-  plus branch1/branch2/sm/tail_conv1/tail_conv2 for the official head.
-- old ESRGAN: model.0, model.1.sub.N.RDBK.convJ.0, model.1.sub.NB (trunk conv), model.3/6/8/10.
-- DataParallel/DDP `module.` and torch.compile `_orig_mod.` prefixes.
-
-Any other key set goes to spandrel (rwsr.models.foreign), which knows the community
-architectures (SwinIR, HAT, DAT, SPAN, Real-ESRGAN Compact, ...).
+file alone rebuilds the model. Foreign RRDB/EDL checkpoints are renamed by
+rwsr.models.layouts and sized by rwsr.models.shapes; any other key set goes to spandrel
+(rwsr.models.foreign), which knows the community architectures (SwinIR, HAT, DAT, SPAN,
+Real-ESRGAN Compact, ...). DataParallel/DDP `module.` and torch.compile `_orig_mod.`
+prefixes are stripped here, and weights are found under `params_ema` (preferred), `params`
+or the other STATE_CONTAINER_KEYS.
 
 Pickled files (.pth/.pt/.ckpt) load only through torch.load(weights_only=True): a pickle that
 carries code is refused. A partial match is never loaded silently.
@@ -23,9 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +31,10 @@ from torch import nn
 from rwsr.atomic import atomic_path
 from rwsr.errors import CheckpointError, ConfigError
 from rwsr.models.catalog import ModelConfig, build_model, parse_model_config
-from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
+from rwsr.models.edl import RWSREDL
 from rwsr.models.foreign import SpandrelConfig, SpandrelGenerator, load_spandrel
-from rwsr.models.rrdbnet import RRDBNetConfig
+from rwsr.models.layouts import UnknownLayoutError, convert_to_native
+from rwsr.models.shapes import check_shapes, infer_config
 
 FORMAT_NAME = "rwsr"
 FORMAT_VERSION = "1"
@@ -220,181 +214,6 @@ def _unwrap_state(loaded: object, path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-# --------------------------------------------------------------------------- layouts
-
-
-class UnknownLayoutError(CheckpointError):
-    """No layout of LAYOUTS matches the keys (spandrel may still know them)."""
-
-
-def _rename(
-    state: Mapping[str, torch.Tensor], rules: list[tuple[str, str]]
-) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        for pattern, replacement in rules:
-            key = re.sub(pattern, replacement, key)
-        out[key] = value
-    return out
-
-
-_HEAD_KEY = re.compile(r"^(branch_x|branch_y|branch_m|branch1|branch2|sm|tail_conv1|tail_conv2)\.")
-
-
-def _with_head_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Top-level head keys -> head.*, and then the trunk under rrdb.*."""
-    if not any(_HEAD_KEY.match(key) for key in state):
-        return state
-    return {(f"head.{k}" if _HEAD_KEY.match(k) else f"rrdb.{k}"): v for k, v in state.items()}
-
-
-def _from_native(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
-    # conv_first/conv_last alone also name SwinIR, HAT and others: the RRDB trunk decides.
-    if "body.0.rdb1.conv1.weight" in state or "rrdb.body.0.rdb1.conv1.weight" in state:
-        return _with_head_prefixes(state)
-    return None
-
-
-def _from_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
-    if not any(key.startswith("RRDB_trunk.") for key in state):
-        return None
-    renamed = _rename(
-        state,
-        [
-            (r"^RRDB_trunk\.(\d+)\.RDB(\d)\.", r"body.\1.rdb\2."),
-            (r"^trunk_conv\.", "conv_body."),
-            (r"^upconv(\d)\.", r"conv_up\1."),
-            (r"^HRconv\.", "conv_hr."),
-        ],
-    )
-    return _with_head_prefixes(renamed)
-
-
-def _from_old_esrgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
-    if "model.0.weight" not in state or not any(k.startswith("model.1.sub.") for k in state):
-        return None
-    nb = _count_indices(state, r"^model\.1\.sub\.(\d+)\.RDB")
-    # After the trunk: per up-sampling stage (upsample, conv, lrelu), then HRconv, lrelu, last.
-    tail = sorted(
-        {int(m.group(1)) for k in state if (m := re.match(r"^model\.(\d+)\.", k))} - {0, 1}
-    )
-    names = [f"conv_up{i}" for i in range(1, len(tail) - 1)] + ["conv_hr", "conv_last"]
-    rules = [
-        (r"^model\.0\.", "conv_first."),
-        (r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.", r"body.\1.rdb\2.conv\3."),
-        (rf"^model\.1\.sub\.{nb}\.", "conv_body."),
-    ] + [(rf"^model\.{index}\.", f"{name}.") for index, name in zip(tail, names)]
-    return _rename(state, rules)
-
-
-# (name, what it is, converter to rwsr names or None when the keys don't match), tried in
-# order: the official layout shares conv_first/conv_last with BasicSR, so it goes first.
-LAYOUTS: tuple[tuple[str, str, Callable[[dict], dict | None]], ...] = (
-    (
-        "official",
-        "Real-SR / official RWSR-EDL code (RRDB_trunk, trunk_conv, HRconv)",
-        _from_official,
-    ),
-    ("esrgan-old", "original ESRGAN (model.0, model.1.sub.N.RDB1...)", _from_old_esrgan),
-    (
-        "basicsr",
-        "rwsr / BasicSR / Real-ESRGAN (conv_first, body, conv_body, conv_up, conv_hr)",
-        _from_native,
-    ),
-)
-
-
-def convert_to_native(
-    state: dict[str, torch.Tensor], path: str | os.PathLike[str] = "<state>"
-) -> tuple[str, dict[str, torch.Tensor]]:
-    """(layout name, state with rwsr parameter names) for any recognised layout."""
-    for name, _, convert in LAYOUTS:
-        native = convert(state)
-        if native is not None:
-            return name, native
-    sample = ", ".join(sorted(state)[:6]) or "(no tensors)"
-    known = "; ".join(description for _, description, _ in LAYOUTS)
-    raise UnknownLayoutError(
-        f"{path}: not a recognised super-resolution checkpoint (first keys: {sample}). Known layouts: {known}"
-    )
-
-
-def _count_indices(state: Mapping[str, torch.Tensor], pattern: str) -> int:
-    """How many numbered blocks the keys hold; the numbers must run 0, 1, ..., n-1 (a crafted
-    `body.99999999.` key would otherwise ask for a hundred million blocks)."""
-    found = {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
-    if found and found != set(range(len(found))):
-        missing = min(set(range(max(found) + 1)) - found)
-        raise ValueError(
-            f"block numbers of {pattern} are not 0..{len(found) - 1}: block {missing} is missing"
-        )
-    return len(found)
-
-
-def infer_config(
-    state: dict[str, torch.Tensor],
-    *,
-    scale: int | None = None,
-    path: str | os.PathLike[str] = "<state>",
-) -> ModelConfig:
-    """Read an RRDBNet/RWSR-EDL config from tensor shapes of a native-named state dict.
-
-    One up-sampling stage means x2 unless `scale=3` says otherwise (the shapes are identical).
-    """
-    prefix = "rrdb." if "rrdb.conv_first.weight" in state else ""
-    try:
-        first = state[f"{prefix}conv_first.weight"]
-        last = state[f"{prefix}conv_last.weight"]
-        gc = state[f"{prefix}body.0.rdb1.conv1.weight"].shape[0]
-    except KeyError as missing:
-        raise CheckpointError(f"{path}: RRDBNet weights incomplete, {missing} is missing") from None
-    out_channels = last.shape[0]
-    ratio = first.shape[1] // out_channels
-    unshuffle = {1: 1, 4: 2, 16: 4}.get(ratio) if first.shape[1] % out_channels == 0 else None
-    if unshuffle is None:
-        raise CheckpointError(
-            f"{path}: conv_first has {first.shape[1]} input channels for {out_channels} output channels;"
-            " expected 1x, 4x or 16x (pixel-unshuffle 1, 2 or 4)"
-        )
-    stages = sum(1 for k in state if re.fullmatch(rf"{re.escape(prefix)}conv_up\d\.weight", k))
-    total = {0: 1, 1: 3 if scale == 3 else 2, 2: 4}.get(stages)
-    if total is None:
-        raise CheckpointError(f"{path}: {stages} up-sampling convs; rwsr supports 0, 1 or 2")
-    rrdb = RRDBNetConfig(
-        scale=total // unshuffle,
-        in_channels=out_channels,
-        out_channels=out_channels,
-        nf=first.shape[0],
-        nb=_count_indices(state, rf"^{re.escape(prefix)}body\.(\d+)\."),
-        gc=gc,
-        input_unshuffle=unshuffle,
-    )
-    if scale is not None and scale != rrdb.scale:
-        raise CheckpointError(
-            f"{path}: the weights are a x{rrdb.scale} network, but x{scale} was requested"
-        )
-    if not prefix:
-        return rrdb
-    if "head.branch_x.0.conv1.weight" in state:
-        two = "head.branch_y.0.conv1.weight" in state
-        head = EDLHeadConfig(
-            variant="paper",
-            nf=state["head.branch_x.0.conv1.weight"].shape[0],
-            blocks=_count_indices(state, r"^head\.branch_x\.(\d+)\."),
-            branches=2 if two else 1,
-            mask="learned" if "head.branch_m.0.conv1.weight" in state or not two else "fixed",
-        )
-    elif "head.branch1.0.conv.weight" in state:
-        head = EDLHeadConfig(
-            variant="official",
-            nf=state["head.branch1.0.conv.weight"].shape[0],
-            blocks=_count_indices(state, r"^head\.branch1\.(\d+)\."),
-        )
-    else:
-        raise CheckpointError(f"{path}: has an RWSR-EDL trunk but no recognisable head weights")
-    return RWSREDLConfig(rrdb=rrdb, head=head)
-
-
 def load_weights_into(
     model: nn.Module,
     state: Mapping[str, torch.Tensor],
@@ -429,23 +248,6 @@ def load_weights_into(
         raise CheckpointError(f"{path}: checkpoint does not match the model: {report.summary()}")
     model.load_state_dict(loadable, strict=False)
     return report
-
-
-def check_shapes(config: ModelConfig, state: Mapping[str, torch.Tensor], path: object) -> None:
-    """The model `config` describes must have the file's tensors, shape for shape: checked on
-    the meta device (no memory), before anything is built for real."""
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(config).state_dict().items()}
-    wrong = [
-        f"{key} {tuple(state[key].shape)} (the config needs {shape})"
-        for key, shape in expected.items()
-        if key in state and tuple(state[key].shape) != shape
-    ]
-    if wrong:
-        raise CheckpointError(
-            f"{path}: shape mismatch with the model config in {len(wrong)} tensors:"
-            f" {', '.join(wrong[:3])}"
-        )
 
 
 def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> LoadedModel:

@@ -26,7 +26,7 @@ from torch.utils.data import (
 )
 
 from rwsr.data.datasets import ImagePair, load_pairs
-from rwsr.data.noise_bank import NoiseBank, open_bank
+from rwsr.data.ngdc.bank import NoiseBank, open_bank
 from rwsr.data.training_set import PairDataset, TrainingSetConfig
 from rwsr.errors import ConfigError
 from rwsr.train.config import DataConfig

@@ -38,8 +38,9 @@ from rwsr.atomic import write_text_atomic
 from rwsr.device import resolve_device, resolve_precision
 from rwsr.errors import ConfigError, RwsrError
 from rwsr.models.catalog import architecture_config, build_model, generator_scale
-from rwsr.models.checkpoint import convert_to_native, load_weights_into, read_checkpoint, save_model
+from rwsr.models.checkpoint import load_weights_into, read_checkpoint, save_model
 from rwsr.models.edl import RWSREDL, RWSREDLConfig
+from rwsr.models.layouts import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
 from rwsr.train.config import TrainConfig

@@ -1,7 +1,7 @@
 """Noise sampling on one set of images: statistics -> CATI -> noise bank + report.
 
-This is the single-set half of NGDC (rwsr.data.ngdc applies a CATI found on one set to
-another). Conventions: see rwsr.data.patches and rwsr.data.cati.
+This is the single-set half of NGDC (rwsr.data.ngdc.auxiliary applies a CATI found on one set to
+another). Conventions: see rwsr.data.ngdc.patches and rwsr.data.ngdc.cati.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rwsr.data.cati import Cati, NoiseSamplingConfig, compute_cati
 from rwsr.data.datasets import load_pairs
 from rwsr.data.folders import list_images
 from rwsr.data.manifest import BANK_FILES, check_inputs_outside, clear_earlier_run
-from rwsr.data.noise_bank import BankSelection, write_bank
-from rwsr.data.noise_report import ImageRecord, write_report
+from rwsr.data.ngdc.bank import BankSelection, write_bank
+from rwsr.data.ngdc.cati import Cati, NoiseSamplingConfig, compute_cati
+from rwsr.data.ngdc.report import ImageRecord, write_report
+from rwsr.data.ngdc.scan import SetScan, scan_set
 from rwsr.data.parallel import WorkerPool
-from rwsr.data.scan import SetScan, scan_set
 from rwsr.errors import ConfigError
 
 

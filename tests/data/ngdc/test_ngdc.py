@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 import rwsr.data.pairs as pairs_module
 from rwsr.cli.main import app
-from rwsr.data.cati import NoiseSamplingConfig
 from rwsr.data.imresize import imresize
-from rwsr.data.ngdc import NgdcConfig, run_ngdc
-from rwsr.data.noise_bank import open_bank
+from rwsr.data.ngdc.auxiliary import NgdcConfig, run_ngdc
+from rwsr.data.ngdc.bank import open_bank
+from rwsr.data.ngdc.cati import NoiseSamplingConfig
 from rwsr.errors import ConfigError
 from rwsr.imageio import read_image, write_image
 

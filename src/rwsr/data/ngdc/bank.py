@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rwsr.atomic import atomic_path, write_text_atomic
-from rwsr.data.cati import Cati
+from rwsr.data.ngdc.cati import Cati
 from rwsr.data.parallel import WorkerPool, run_per_file
 from rwsr.errors import InputError
 from rwsr.imageio import read_image, write_image

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rwsr.data.ngdc.patches import PatchStats, patch_statistics
 from rwsr.data.parallel import WorkerPool, run_per_file
-from rwsr.data.patches import PatchStats, patch_statistics
 from rwsr.errors import InputError
 from rwsr.imageio import read_image
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rwsr.atomic import atomic_path, write_text_atomic
-from rwsr.data.cati import Cati
+from rwsr.data.ngdc.cati import Cati
 
 CONVENTION = (
     "Statistics on BT.601 luma (0.299 R + 0.587 G + 0.114 B) on the 0-255 scale, population "

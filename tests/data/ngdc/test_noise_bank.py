@@ -12,10 +12,10 @@ from noise_images import LEVELS, in_flat_quadrant
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
-from rwsr.data.cati import NoiseSamplingConfig
-from rwsr.data.noise_bank import open_bank
-from rwsr.data.noise_collect import collect_noise
-from rwsr.data.patches import patch_statistics
+from rwsr.data.ngdc.bank import open_bank
+from rwsr.data.ngdc.cati import NoiseSamplingConfig
+from rwsr.data.ngdc.collect import collect_noise
+from rwsr.data.ngdc.patches import patch_statistics
 from rwsr.errors import InputError
 
 CONFIG = NoiseSamplingConfig(patch=32, percentile=25)

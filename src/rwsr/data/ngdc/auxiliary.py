@@ -35,13 +35,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rwsr.data.cati import Cati, NoiseSamplingConfig, compute_cati
 from rwsr.data.datasets import ImagePair, load_pairs
 from rwsr.data.folders import list_images
 from rwsr.data.manifest import NGDC_OUTPUT, claim_output
-from rwsr.data.noise_bank import write_bank
-from rwsr.data.noise_collect import select_windows
-from rwsr.data.noise_report import ImageRecord, write_report
+from rwsr.data.ngdc.bank import write_bank
+from rwsr.data.ngdc.cati import Cati, NoiseSamplingConfig, compute_cati
+from rwsr.data.ngdc.collect import select_windows
+from rwsr.data.ngdc.report import ImageRecord, write_report
+from rwsr.data.ngdc.scan import scan_set
 from rwsr.data.pairs import (
     PairJob,
     PairsConfig,
@@ -51,7 +52,6 @@ from rwsr.data.pairs import (
     jobs_for,
 )
 from rwsr.data.parallel import WorkerPool
-from rwsr.data.scan import scan_set
 from rwsr.errors import ConfigError
 
 AUX_PREFIX = "aux_"

@@ -7,8 +7,8 @@ import pytest
 import skimage.data
 from noise_images import LUMA_NOISE_GAIN, noisy_image
 
-from rwsr.data.cati import NoiseSamplingConfig, compute_cati
-from rwsr.data.patches import patch_statistics
+from rwsr.data.ngdc.cati import NoiseSamplingConfig, compute_cati
+from rwsr.data.ngdc.patches import patch_statistics
 from rwsr.errors import InputError
 
 
