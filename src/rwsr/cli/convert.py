@@ -4,12 +4,17 @@ safetensors or ONNX, each output checked on a real photo before the command succ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rwsr.cli.common import Overwrite, reports_errors
 from rwsr.errors import InputError
+
+if TYPE_CHECKING:  # numpy and torch load inside the commands, not when the CLI starts
+    import numpy as np
+
+    from rwsr.models.checkpoint import LoadedModel
 
 app = typer.Typer(
     help="Convert models: ncnn to rwsr safetensors; any model rwsr loads to safetensors or ONNX.",
@@ -83,15 +88,9 @@ def safetensors(
 ) -> None:
     """Write a model as rwsr safetensors (its config in the metadata); the reloaded file must
     give the same pixels as the model with its weights in --dtype."""
-    from rwsr.models.export import check_photo, export_safetensors
-    from rwsr.models.zoo import load_generator
-    from rwsr.outputs import check_output_file
+    from rwsr.models.export import export_safetensors
 
-    if output.suffix.lower() != ".safetensors":
-        raise InputError(f"-o {output}: expected a .safetensors file name")
-    check_output_file(output, overwrite=overwrite)
-    photo = check_photo(check_image)
-    loaded = load_generator(model, progress=True)
+    loaded, photo = _export_inputs(model, output, ".safetensors", check_image, overwrite)
     report = export_safetensors(
         loaded.model,
         output,
@@ -114,19 +113,28 @@ def onnx(
 ) -> None:
     """Export a model to ONNX (float32, dynamic height and width); onnxruntime on the CPU
     must agree with PyTorch to 50 dB on a real photo at two sizes."""
-    from rwsr.models.export import check_photo, export_onnx
-    from rwsr.models.zoo import load_generator
-    from rwsr.outputs import check_output_file
+    from rwsr.models.export import export_onnx
 
-    if output.suffix.lower() != ".onnx":
-        raise InputError(f"-o {output}: expected a .onnx file name")
-    check_output_file(output, overwrite=overwrite)
-    photo = check_photo(check_image)
-    loaded = load_generator(model, progress=True)
+    loaded, photo = _export_inputs(model, output, ".onnx", check_image, overwrite)
     report = export_onnx(
         loaded.model, output, opset=opset, photo=photo, overwrite=overwrite, name=model
     )
     typer.echo(f"wrote {report.path}: {report.detail}")
+
+
+def _export_inputs(
+    model: str, output: Path, suffix: str, check_image: Path | None, overwrite: bool
+) -> tuple[LoadedModel, np.ndarray]:
+    """The output checked (suffix, location) before the model and the check photo load."""
+    from rwsr.models.export import check_photo
+    from rwsr.models.zoo import load_generator
+    from rwsr.outputs import check_output_file
+
+    if output.suffix.lower() != suffix:
+        raise InputError(f"-o {output}: expected a {suffix} file name")
+    check_output_file(output, overwrite=overwrite)
+    photo = check_photo(check_image)
+    return load_generator(model, progress=True), photo
 
 
 def _kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
