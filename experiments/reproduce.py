@@ -69,6 +69,7 @@ TABLES = {
                 "camerasr_x1_cpu_aim_weights",
                 None,
             ),
+            Row("RWSR-EDL with an EMA of G (0.999)", "camerasr_x1_cpu_ema", None),
         ),
     ),
     "camerasr": Table(
