@@ -125,6 +125,30 @@ ZOO: tuple[ZooEntry, ...] = (
         build="ncnn",
     ),
     ZooEntry(
+        name="rwsr-edl-camerasr-x1",
+        description=(
+            "RWSR-EDL x1 trained by rwsr (CameraSR at CPU scale, EMA of G): City100 iPhone X"
+            " pairs 021-090 + BSD100 photos; beats the LR photo on PSNR, SSIM and LPIPS on"
+            " the held-out pairs 091-100"
+        ),
+        scale=1,
+        architecture=(
+            "RWSR-EDL x1: RRDBNet trunk (2 RRDBs, 32 features, growth 16) + the paper's"
+            " exclusionary dual-learning head (2 branches, learned mask), float16"
+        ),
+        licence="Apache-2.0 (weights made by rwsr); data: City100 (MIT), BSD100 (research use)",
+        licence_files=("assets/LICENSE-city100",),
+        source="rwsr (configs/camerasr_x1_cpu_ema.yaml); see weights/NOTICE",
+        made=(
+            "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
+            " python experiments/ship_model.py runs/camerasr_x1_cpu_ema/best.pt"
+            " -o src/rwsr/weights/rwsr-edl-camerasr-x1.safetensors"
+        ),
+        file="rwsr-edl-camerasr-x1.safetensors",
+        sha256="43c49aa748282b39dae5e9919864fe76c3ae244ef66faec737c1fe9d8ed10b4b",
+        bundled=True,
+    ),
+    ZooEntry(
         name="rrdb-l1-camerasr-x1",
         description=(
             "RRDBNet x1 trained by rwsr with L1 on City100 iPhone X pairs 021-090 + BSD100"
