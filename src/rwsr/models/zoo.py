@@ -137,7 +137,7 @@ ZOO: tuple[ZooEntry, ...] = (
             " exclusionary dual-learning head (2 branches, learned mask), float16"
         ),
         licence="Apache-2.0 (weights made by rwsr); data: City100 (MIT), BSD100 (research use)",
-        licence_files=("assets/LICENSE-city100",),
+        licence_files=("weights/LICENSE-Apache-2.0", "assets/LICENSE-city100"),
         source="rwsr (configs/camerasr_x1_cpu_ema.yaml); see weights/NOTICE",
         made=(
             "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
@@ -157,7 +157,7 @@ ZOO: tuple[ZooEntry, ...] = (
         scale=1,
         architecture="RRDBNet x1 (2 RRDBs, 32 features, growth 16), float16",
         licence="Apache-2.0 (weights made by rwsr); data: City100 (MIT), BSD100 (research use)",
-        licence_files=("assets/LICENSE-city100",),
+        licence_files=("weights/LICENSE-Apache-2.0", "assets/LICENSE-city100"),
         source="rwsr (configs/camerasr_x1_cpu_psnr.yaml); see weights/NOTICE",
         made=(
             "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
