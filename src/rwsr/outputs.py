@@ -34,7 +34,9 @@ def check_output_dir(directory: str | os.PathLike[str], *, option: str = "-o") -
     """Refuse an output folder that cannot be written: a name over 255 bytes, a file where a
     folder is needed, or no write permission where it is (or would be) created. Nothing is
     created here; the folder is made when the first file is written."""
-    _check_writable(Path(directory), Path(directory), option=option)
+    directory = Path(directory)
+    _check_name_lengths(directory, option=option)
+    _check_writable(directory, directory, option=option)
 
 
 def check_output_file(
@@ -63,8 +65,7 @@ def _check_name_lengths(path: Path, *, option: str) -> None:
 
 def _check_writable(directory: Path, given: Path, *, option: str) -> None:
     """`directory` can hold new files: its first existing ancestor is a writable folder.
-    Errors name `given`, the path the user typed."""
-    _check_name_lengths(given, option=option)
+    Errors name `given`, the path the user typed, whose name lengths are already checked."""
     existing = directory
     while not existing.exists():
         existing = existing.parent

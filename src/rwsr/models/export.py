@@ -31,6 +31,7 @@ from torch import nn
 
 from rwsr.atomic import atomic_path
 from rwsr.errors import ConfigError, InputError
+from rwsr.metrics.psnr_ssim import psnr
 from rwsr.models.catalog import describe, generator_scale
 from rwsr.models.checkpoint import load_model, save_model
 from rwsr.models.foreign import SpandrelGenerator
@@ -47,8 +48,7 @@ STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 @dataclass(frozen=True)
 class ExportReport:
     path: Path
-    psnr_db: float  # agreement of the written file with its reference, on the check photo
-    detail: str
+    detail: str  # what was proved, with the agreement in dB
 
 
 def check_photo(path: str | os.PathLike[str] | None = None) -> np.ndarray:
@@ -72,9 +72,9 @@ def _crop(photo: np.ndarray, height: int, width: int) -> torch.Tensor:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR of two outputs on [0, 1] (both clipped), in dB; inf when identical."""
-    mse = float(np.mean((np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+    """PSNR (rwsr.metrics, RGB, no crop) of two 1x3xHxW outputs, both clipped to [0, 1]; inf
+    when identical."""
+    return float(psnr(*(np.clip(out[0].transpose(1, 2, 0), 0, 1) for out in (a, b))))
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -95,19 +95,19 @@ def export_safetensors(
     if dtype not in STORE_DTYPES:
         raise ConfigError(f"--dtype must be one of {', '.join(STORE_DTYPES)}, but got '{dtype}'")
     save_model(model, output, dtype=STORE_DTYPES[dtype], overwrite=overwrite, metadata=metadata)
-    reloaded = load_model(output).model.float().eval()
-    rounded = copy.deepcopy(model).to(STORE_DTYPES[dtype]).float().eval()
+    source = copy.deepcopy(model).float().eval()  # the caller's model keeps its dtype and mode
+    rounded = copy.deepcopy(source).to(STORE_DTYPES[dtype]).float()
     x = _crop(photo, *CHECK_SIZES[0])
-    agreement = _psnr(_run(reloaded, x), _run(rounded, x))
+    reloaded = _run(load_model(output).model.float().eval(), x)
+    agreement = _psnr(reloaded, _run(rounded, x))
     if agreement != math.inf:
         output.unlink()
         raise RuntimeError(
             f"{output}: the reloaded file differs from the model ({agreement:.1f} dB); removed"
         )
-    against_source = _psnr(_run(reloaded, x), _run(model.float().eval(), x))
+    against_source = _psnr(reloaded, _run(source, x))
     return ExportReport(
         output,
-        against_source,
         f"reload identical to the {dtype} weights; {against_source:.1f} dB against the"
         " float32 source",
     )
@@ -205,7 +205,6 @@ def export_onnx(
     )
     return ExportReport(
         output,
-        agreement,
         f"opset {opset}, {size_rule}; onnxruntime (CPU) agrees with PyTorch to"
         f" {agreement:.1f} dB at {sizes[0][1]}x{sizes[0][0]} and {sizes[1][1]}x{sizes[1][0]}",
     )

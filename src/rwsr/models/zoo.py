@@ -62,6 +62,12 @@ class ZooEntry:
     downloads: tuple[Download, ...] = ()
     build: Literal["copy", "ncnn"] = "copy"
 
+    def __post_init__(self) -> None:
+        # A copied download is the file itself: one hash, checked once as it arrives.
+        if not self.bundled and self.build == "copy":
+            if len(self.downloads) != 1 or self.downloads[0].sha256 != self.sha256:
+                raise ValueError(f"zoo entry {self.name}: a copy needs one download of its file")
+
 
 DEFAULT_MODEL = "realesrgan-x4plus"
 # nihui/realsr-ncnn-vulkan at this commit holds the Impressionism DF2K ncnn files in git.
@@ -227,10 +233,10 @@ def weights_path(entry: ZooEntry, *, progress: bool = True) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     if entry.build == "copy":
-        _download(entry, entry.downloads[0], target, progress=progress)
+        _download(entry, entry.downloads[0], target, progress=progress)  # checks the hash
     else:
         _build_from_ncnn(entry, target, progress=progress)
-    _check(target, entry, "it was made from verified downloads; please report this")
+        _check(target, entry, "it was made from verified downloads; please report this")
     return target
 
 
@@ -249,9 +255,10 @@ def _build_from_ncnn(entry: ZooEntry, target: Path, *, progress: bool) -> None:
     from rwsr.models.ncnn import ncnn_to_safetensors
 
     with tempfile.TemporaryDirectory(dir=target.parent) as folder:
-        param, weights = (Path(folder) / Path(d.url).name for d in entry.downloads)
-        for download, path in zip(entry.downloads, (param, weights)):
+        files = [Path(folder) / Path(download.url).name for download in entry.downloads]
+        for download, path in zip(entry.downloads, files):
             _download(entry, download, path, progress=progress)
+        param, weights = files  # the .param and .bin of the entry, in that order
         ncnn_to_safetensors(param, weights, target, dtype=torch.float16)
 
 
