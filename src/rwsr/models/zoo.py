@@ -64,9 +64,9 @@ class ZooEntry:
 
     def __post_init__(self) -> None:
         # A copied download is the file itself: one hash, checked once as it arrives.
-        if not self.bundled and self.build == "copy":
-            if len(self.downloads) != 1 or self.downloads[0].sha256 != self.sha256:
-                raise ValueError(f"zoo entry {self.name}: a copy needs one download of its file")
+        copied = not self.bundled and self.build == "copy"
+        if copied and (len(self.downloads) != 1 or self.downloads[0].sha256 != self.sha256):
+            raise ValueError(f"zoo entry {self.name}: a copy needs one download of its file")
 
 
 DEFAULT_MODEL = "realesrgan-x4plus"
