@@ -73,3 +73,41 @@ def test_the_package_has_no_import_cycle() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# The floors of the house, top to bottom, as the README's development section draws them: a
+# module imports only from its own floor or the floors below.
+FLOORS = (
+    ("__main__", "cli"),
+    ("train", "eval", "mos"),
+    ("upscale",),
+    ("models", "metrics"),
+    ("data",),
+    ("imageio", "device", "outputs"),
+    ("atomic", "errors", ""),
+)
+
+
+def floor_of(module: str) -> int:
+    room = module.split(".")[1] if "." in module else ""
+    level = next((level for level, rooms in enumerate(FLOORS) if room in rooms), None)
+    assert level is not None, f"{module}: give rwsr.{room} a floor in FLOORS"
+    return level
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if target in graph and floor_of(target) < floor_of(module)
+    )
+
+
+def test_every_module_imports_only_from_its_floor_or_below() -> None:
+    assert upward_imports(import_graph()) == []
+
+
+def test_an_upward_import_is_found() -> None:
+    graph = {"rwsr.data.pairs": {"rwsr.upscale.engine"}, "rwsr.upscale.engine": set()}
+    assert upward_imports(graph) == ["rwsr.data.pairs -> rwsr.upscale.engine"]

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from rwsr.cli.common import reports_errors
-from rwsr.cli.noise import MaxVariance, MinMean, sampling_config
+from rwsr.cli.noise import (
+    KeepClipped,
+    MaxVariance,
+    MinMean,
+    MinPatches,
+    Patch,
+    Percentile,
+    RefuseFew,
+    sampling_config,
+)
 from rwsr.cli.pairs import default_workers
 
 
@@ -69,14 +78,14 @@ def ngdc(
             "1 = LR equals HR.",
         ),
     ] = 2,
-    patch: Annotated[int, typer.Option(min=8, help="Window side s.")] = 256,
-    percentile: Annotated[float, typer.Option(min=0.001, max=100, help="CATI bottom %.")] = 2.0,
-    min_patches: Annotated[int, typer.Option(min=1, help="Windows behind the CATI.")] = 8,
-    refuse_few: Annotated[bool, typer.Option(help="Fail instead of widening the CATI.")] = False,
+    patch: Patch = 256,
+    percentile: Percentile = 2.0,
+    min_patches: MinPatches = 8,
+    refuse_few: RefuseFew = False,
     min_in_cati: Annotated[
         int, typer.Option(min=1, help="In-CATI windows an auxiliary image needs to be kept.")
     ] = 1,
-    keep_clipped: Annotated[bool, typer.Option(help="Also use clipped windows.")] = False,
+    keep_clipped: KeepClipped = False,
     max_variance: MaxVariance = None,
     min_mean: MinMean = 0.0,
     export_png: Annotated[bool, typer.Option(help="Also write bank patches as PNG.")] = False,

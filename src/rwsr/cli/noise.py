@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Noise sampling (CATI) and noise banks.", no_args_is_help=True)
 
 
-# The fixed rule (Impressionism, the authors' released noise bank) instead of the CATI.
+# The sampling options `noise collect` and `ngdc` share, spelled once; the fixed rule
+# (Impressionism, the authors' released noise bank) replaces the CATI.
 MaxVariance = Annotated[
     float | None,
     typer.Option(
@@ -29,6 +30,18 @@ MaxVariance = Annotated[
 MinMean = Annotated[
     float,
     typer.Option(min=0.0, max=255.0, help="With --max-variance: windows with mean above this."),
+]
+Patch = Annotated[int, typer.Option(min=8, help="Window side s (s x s windows, stride s).")]
+Percentile = Annotated[
+    float,
+    typer.Option(min=0.001, max=100, help="CATI from the bottom % of windows by variance."),
+]
+MinPatches = Annotated[int, typer.Option(min=1, help="Windows that must stand behind the CATI.")]
+RefuseFew = Annotated[
+    bool, typer.Option(help="Fail instead of widening when the percentile selects too few.")
+]
+KeepClipped = Annotated[
+    bool, typer.Option(help="Also use windows with samples at 0 or the maximum.")
 ]
 
 
@@ -71,22 +84,11 @@ def collect(
         ),
     ] = None,
     split: Annotated[str | None, typer.Option(help="With --layout: the split to scan.")] = None,
-    patch: Annotated[
-        int, typer.Option(min=8, help="Window side s (s x s windows, stride s).")
-    ] = 256,
-    percentile: Annotated[
-        float,
-        typer.Option(min=0.001, max=100, help="CATI from the bottom % of windows by variance."),
-    ] = 2.0,
-    min_patches: Annotated[
-        int, typer.Option(min=1, help="Windows that must stand behind the CATI.")
-    ] = 8,
-    refuse_few: Annotated[
-        bool, typer.Option(help="Fail instead of widening when the percentile selects too few.")
-    ] = False,
-    keep_clipped: Annotated[
-        bool, typer.Option(help="Also use windows with samples at 0 or the maximum.")
-    ] = False,
+    patch: Patch = 256,
+    percentile: Percentile = 2.0,
+    min_patches: MinPatches = 8,
+    refuse_few: RefuseFew = False,
+    keep_clipped: KeepClipped = False,
     max_variance: MaxVariance = None,
     min_mean: MinMean = 0.0,
     export_png: Annotated[
