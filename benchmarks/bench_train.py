@@ -4,11 +4,17 @@ each precision named, measured in one run and alternating, so the ratios hold on
 speed drifts.
 
     python benchmarks/bench_train.py [--steps 4] [--precision auto,bf16] [--paper-steps 2]
-        [--paper-precision auto]
+        [--paper-precision auto] [--variants channels_last,compile]
 
 Needs ../shared (City100 pairs, BSD100 photos, VGG16 weights; a random VGG16 of the same cost
 where the weights are absent). FLOPs are counted by torch.utils.flop_counter on one step
-(convolutions and matrix products, forward and backward), so TFLOP/s = counted FLOPs / s.
+(convolutions and matrix products, forward and backward), so TFLOP/s = counted FLOPs / s;
+"of GEMM" compares it with a large matrix product (2048^3) in the same precision, timed in the
+same run: what this host's cores reach at best.
+--variants adds the CPU preset (first precision) with a change of the step that a careful
+engineer would try, so each is measured against the default in the same run: channels_last
+(G, D, VGG and the batches in NHWC), compile (torch.compile of G, D and VGG; the first step's
+compile time is printed, not counted).
 The breakdown times the pieces of one step on their own: G forward+backward with the
 routed losses, the VGG forward (SR and HR) with its backward, the D step, the optimisers.
 """
@@ -83,17 +89,59 @@ def paper_model(output: Path, pairs: Path, precision: str) -> list[str]:
     ]
 
 
+def gemm_tflops(dtype: torch.dtype) -> float:
+    """TFLOP/s of a 2048^3 matrix product in `dtype` (median of 5): the host's best case."""
+    a = torch.randn(2048, 2048, dtype=dtype)
+    b = torch.randn(2048, 2048, dtype=dtype)
+    a @ b
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        samples.append(time.perf_counter() - start)
+    return 2 * 2048**3 / statistics.median(samples) / 1e12
+
+
+def to_channels_last(run: trainer.Run, batches: list[dict]) -> list[dict]:
+    for module in (run.generator, run.discriminator, run.perceptual):
+        if module is not None:
+            module.to(memory_format=torch.channels_last)
+    return [
+        {
+            k: v.contiguous(memory_format=torch.channels_last) if k in ("lr", "hr") else v
+            for k, v in batch.items()
+        }
+        for batch in batches
+    ]
+
+
+def compiled(run: trainer.Run, batches: list[dict]) -> list[dict]:
+    run.generator.compile()
+    if run.discriminator is not None:
+        run.discriminator.compile()
+    if run.perceptual is not None:
+        run.perceptual.extractor.compile()
+    return batches
+
+
+VARIANTS = {"channels_last": to_channels_last, "compile": compiled}
+
+
 class Subject:
     """One configuration, set up once; `step` times one training step."""
 
-    def __init__(self, label: str, overrides: list[str]) -> None:
+    def __init__(self, label: str, overrides: list[str], variant: str | None = None) -> None:
         self.label = label
         self.run = trainer.setup(load_config(REPO / "configs" / "camerasr_x1_cpu.yaml", overrides))
         batches = epoch_batches(self.run.data, seed=0, rank=0, start_iteration=0)
         self.batches = [next(batches) for _ in range(3)]
+        if variant is not None:
+            self.batches = VARIANTS[variant](self.run, self.batches)
         self.times: list[float] = []
         self.index = 0
-        self.step()  # warm-up: first-call allocations and kernel choices
+        first = self.step()  # warm-up: first-call allocations, kernel choices, compilation
+        if variant == "compile":
+            print(f"{label}: first step (compiling) {first:.1f} s")
         with FlopCounterMode(display=False) as counter:
             self.step()
         self.flops = counter.get_total_flops()
@@ -150,15 +198,16 @@ class Subject:
         return parts
 
 
-def report(subjects: list[Subject]) -> None:
+def report(subjects: list[Subject], gemm: dict[torch.dtype, float]) -> None:
     reference = statistics.median(subjects[0].times)
-    print(f"\n| configuration | s/it | it/s | TFLOP/s | vs {subjects[0].label} |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"\n| configuration | s/it | it/s | TFLOP/s | of GEMM | vs {subjects[0].label} |")
+    print("|---|---:|---:|---:|---:|---:|")
     for subject in subjects:
         seconds = statistics.median(subject.times)
+        tflops = subject.flops / seconds / 1e12
         print(
-            f"| {subject.label} | {seconds:.3f} | {1 / seconds:.3f} |"
-            f" {subject.flops / seconds / 1e12:.3f} | {reference / seconds:.2f}x |"
+            f"| {subject.label} | {seconds:.3f} | {1 / seconds:.3f} | {tflops:.3f} |"
+            f" {tflops / gemm[subject.run.dtype]:.0%} | {reference / seconds:.2f}x |"
         )
 
 
@@ -172,7 +221,13 @@ def main() -> None:
         default="auto",
         help="precisions of the paper model (slow in bf16 where the CPU emulates it)",
     )
+    parser.add_argument(
+        "--variants", default="", help=f"comma-separated step changes to try: {', '.join(VARIANTS)}"
+    )
     args = parser.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
+    if unknown := [v for v in variants if v not in VARIANTS]:
+        parser.error(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
     keep_freed_memory()  # as the `rwsr` command does
     precisions = args.precision.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads;", end=" ")
@@ -180,12 +235,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder)
         subjects = [Subject(f"CPU preset, {p}", cpu_preset(output / p, p)) for p in precisions]
+        subjects += [
+            Subject(f"CPU preset, {precisions[0]}, {v}", cpu_preset(output / v, precisions[0]), v)
+            for v in variants
+        ]
+        dtypes = [torch.float32] + [
+            trainer.resolve_precision(p, torch.device("cpu"))
+            for p in precisions + args.paper_precision.split(",")
+        ]
+        gemm = {dtype: gemm_tflops(dtype) for dtype in dict.fromkeys(dtypes)}
+        print("2048^3 GEMM:", ", ".join(f"{d} {t:.3f} TFLOP/s" for d, t in gemm.items()))
         for _ in range(args.steps):  # alternate, so drift hits every configuration alike
             for subject in subjects:
                 subject.times.append(subject.step())
-        report(subjects)
+        report(subjects, gemm)
         print("\nbreakdown of one CPU-preset step, each piece timed alone (s):")
-        for subject in subjects:
+        for subject in subjects[: len(precisions)]:
             parts = subject.breakdown()
             print(f"  {subject.label}: " + ", ".join(f"{k} {v:.3f}" for k, v in parts.items()))
         if args.paper_steps:
@@ -197,7 +262,7 @@ def main() -> None:
             for _ in range(args.paper_steps):
                 for subject in paper:
                     subject.times.append(subject.step())
-            report(paper)
+            report(paper, gemm)
 
 
 if __name__ == "__main__":
