@@ -3,13 +3,16 @@
     python benchmarks/bench_upscale.py            # speed: 300x200 input at x4 (paper Table VI)
     python benchmarks/bench_upscale.py --memory   # peak RSS for a 2000x1500 input at x4
     python benchmarks/bench_upscale.py --pair A B  # two models (zoo names or files), alternating
+    python benchmarks/bench_upscale.py --openvino  # speed, plus OpenVINO's CPU engine
 
 Speed compares the engine's fastest setting (auto precision: bf16 on AMX CPUs, channels_last,
 auto tile, in a process set up as the `rwsr` command sets itself up) with a plain fp32
 PyTorch forward of the same network on the same input, run as a plain script would (and, for
 reference, with rwsr's allocator setting), and the PSNR between the two outputs (RGB, 8-bit,
-whole image, no border crop). Targets: >= 5x,
->= 45 dB; stretch: >= 0.76 frames/s (the paper's V100 figure). Memory target: <= 3 GB.
+whole image, no border crop). Beside them, on the same photo and threads: realesrgan-ncnn
+(Upscayl's engine, the registry's `ncnn` wheel, no Vulkan) where installed, torch.compile
+(`--compile`), and with --openvino OpenVINO's CPU engine. Targets: >= 5x, >= 45 dB; stretch:
+>= 0.76 frames/s (the paper's V100 figure). Memory target: <= 3 GB.
 """
 
 from __future__ import annotations
@@ -98,7 +101,36 @@ def ncnn_forward(rounds: int) -> tuple[float, np.ndarray] | None:
     return min(times[1:]), output.astype(np.uint8)
 
 
-def speed(rounds: int) -> None:
+def openvino_forward(rounds: int) -> tuple[float, float, np.ndarray] | None:
+    """The same network in OpenVINO (Intel's CPU engine), converted from the PyTorch model,
+    on the CPU with the same threads in fp32, the whole photo in one call: conversion and
+    compilation seconds, best time and output. None where `openvino` is not installed."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    model = load_generator(DEFAULT_MODEL).model.float().eval()
+    x = torch.from_numpy(test_photo(300, 200)).permute(2, 0, 1)[None].float() / 255
+    start = time.perf_counter()
+    converted = openvino.convert_model(model, example_input=x, input=[1, 3, -1, -1])
+    settings = {
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+        "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    request = openvino.Core().compile_model(converted, "CPU", settings).create_infer_request()
+    request.infer({0: x.numpy()})  # warm-up
+    setup_seconds = time.perf_counter() - start
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        request.infer({0: x.numpy()})
+        output = request.get_output_tensor(0).data[0].transpose(1, 2, 0)
+        times.append(time.perf_counter() - start)
+    return setup_seconds, min(times), from_float(np.clip(output, 0, 1))
+
+
+def speed(rounds: int, with_openvino: bool) -> None:
     """The plain forward runs first in a child process with the default allocator: what a
     plain PyTorch script gets. In this process, set up as the `rwsr` command sets itself up,
     the same fp32 forward and the engine alternate, each keeping its best time, so load from
@@ -154,6 +186,18 @@ def speed(rounds: int) -> None:
                 f" {ncnn_seconds:7.2f} s  ({1 / ncnn_seconds:.3f} frames/s); engine is"
                 f" {ncnn_seconds / fast_seconds:.2f}x as fast; PSNR ncnn vs fp32"
                 f" {psnr(ncnn_out, reference):.2f} dB"
+            )
+    if with_openvino:
+        measured = openvino_forward(rounds)
+        if measured is None:
+            print("openvino: skipped (pip install openvino)")
+        else:
+            setup_seconds, ov_seconds, ov_out = measured
+            print(
+                f"OpenVINO (CPU, fp32, {torch.get_num_threads()} threads):"
+                f"      {ov_seconds:7.2f} s  ({1 / ov_seconds:.3f} frames/s) after"
+                f" {setup_seconds:.0f} s of conversion; engine is {ov_seconds / fast_seconds:.2f}x"
+                f" as fast; PSNR OpenVINO vs fp32 {psnr(ov_out, reference):.2f} dB"
             )
     compiled = Upscaler(load_generator(DEFAULT_MODEL).model, compile_model=True)
     start = time.perf_counter()
@@ -222,6 +266,11 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
     parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="time two models")
+    parser.add_argument(
+        "--openvino",
+        action="store_true",
+        help="also time OpenVINO on the CPU (pip install openvino; minutes of conversion)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -236,7 +285,7 @@ def main() -> None:
         # A fresh process, so the peak is this job's alone.
         subprocess.run([sys.executable, __file__, "--child"], check=True)
     else:
-        speed(args.rounds)
+        speed(args.rounds, args.openvino)
 
 
 if __name__ == "__main__":
