@@ -119,3 +119,12 @@ def test_the_fused_call_is_checked_against_conv_and_activation() -> None:
     assert fusion.fused_call_works(torch.float32)  # PyTorch's oneDNN build has it
     # bf16: where the CPU lacks bf16 units oneDNN has no fused kernel, and the check says so
     assert fusion.fused_call_works(torch.bfloat16) == NATIVE_BF16
+
+
+def test_the_check_leaves_the_callers_random_stream_alone() -> None:
+    fusion.fused_call_works.cache_clear()
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    fusion.fused_call_works(torch.float32)
+    assert torch.equal(torch.rand(4), expected)

@@ -84,11 +84,10 @@ def _fuse(module: nn.Module, name: str, activation: str, slope: float = 0.0) -> 
 @functools.cache
 def fused_call_works(dtype: torch.dtype) -> bool:
     """Whether the fused call exists here and matches conv + activation on a small input."""
-    generator = torch.Generator().manual_seed(0)
-    conv = nn.Conv2d(8, 16, 3, 1, 1).to(dtype=dtype, memory_format=torch.channels_last)
-    x = torch.randn(1, 8, 12, 10, generator=generator).to(
-        dtype=dtype, memory_format=torch.channels_last
-    )
+    with torch.random.fork_rng():  # the check must not move the caller's random stream
+        torch.manual_seed(0)
+        conv = nn.Conv2d(8, 16, 3, 1, 1).to(dtype=dtype, memory_format=torch.channels_last)
+        x = torch.randn(1, 8, 12, 10).to(dtype=dtype, memory_format=torch.channels_last)
     try:
         with torch.inference_mode():
             expected = nn.functional.leaky_relu(conv(x).float(), 0.2)
