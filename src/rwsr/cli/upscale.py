@@ -63,7 +63,7 @@ def upscale(
         typer.Option(
             "--compile",
             help="torch.compile the model (for batches): a compile once (93 s on 2 AVX2 cores),"
-            " then 1.23x faster there in fp32 (0.9-1.1x on AMX in bf16).",
+            " then 1.0-1.23x as fast there in fp32 (two idle runs; 0.9-1.1x on AMX in bf16).",
         ),
     ] = False,
     overwrite: Overwrite = False,
