@@ -10,13 +10,13 @@ Needs ../shared (City100 pairs, BSD100 photos, VGG16 weights; a random VGG16 of 
 where the weights are absent). FLOPs are counted by torch.utils.flop_counter on one step
 (convolutions and matrix products, forward and backward), so TFLOP/s = counted FLOPs / s;
 "of GEMM" compares it with a large matrix product (2048^3) in the same precision, timed in the
-same run: what this host's cores reach at best.
+same alternating rounds; "convolutions" is their share of a profiled step (torch.profiler).
 --variants adds the CPU preset (first precision) with a change of the step that a careful
 engineer would try, so each is measured against the default in the same run: channels_last
 (G, D, VGG and the batches in NHWC), compile (torch.compile of G, D and VGG; the first step's
 compile time is printed, not counted).
-The breakdown times the pieces of one step on their own: G forward+backward with the
-routed losses, the VGG forward (SR and HR) with its backward, the D step, the optimisers.
+The breakdown times the pieces of one step on their own: G forward+backward (L1 loss only),
+the VGG forward (SR and HR) with its backward, the D step, the optimisers.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from profiling import convolution_share  # benchmarks/profiling.py, beside this script
 from torch.utils.flop_counter import FlopCounterMode
 
 from rwsr.cli.common import keep_freed_memory
@@ -89,17 +90,26 @@ def paper_model(output: Path, pairs: Path, precision: str) -> list[str]:
     ]
 
 
-def gemm_tflops(dtype: torch.dtype) -> float:
-    """TFLOP/s of a 2048^3 matrix product in `dtype` (median of 5): the host's best case."""
-    a = torch.randn(2048, 2048, dtype=dtype)
-    b = torch.randn(2048, 2048, dtype=dtype)
-    a @ b
-    samples = []
-    for _ in range(5):
+class Gemm:
+    """A 2048^3 matrix product in `dtype`, timed in the same rounds as the training steps: a
+    reference rate of the host's cores (a large GEMM is about the best they do)."""
+
+    SIZE = 2048
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.a = torch.randn(self.SIZE, self.SIZE, dtype=dtype)
+        self.b = torch.randn(self.SIZE, self.SIZE, dtype=dtype)
+        self.times: list[float] = []
+        self.step()  # warm-up
+
+    def step(self) -> float:
         start = time.perf_counter()
-        a @ b
-        samples.append(time.perf_counter() - start)
-    return 2 * 2048**3 / statistics.median(samples) / 1e12
+        self.a @ self.b
+        return time.perf_counter() - start
+
+    @property
+    def tflops(self) -> float:
+        return 2 * self.SIZE**3 / statistics.median(self.times) / 1e12
 
 
 def to_channels_last(run: trainer.Run, batches: list[dict]) -> list[dict]:
@@ -189,7 +199,7 @@ class Subject:
             if run.opt_d is not None:
                 run.opt_d.step()
 
-        parts = {"G forward+backward": timed(g_pixel)}
+        parts = {"G forward+backward (L1 only)": timed(g_pixel)}
         if run.perceptual is not None:
             parts["VGG (SR+HR) forward+backward"] = timed(perceptual)
         if run.discriminator is not None:
@@ -198,16 +208,27 @@ class Subject:
         return parts
 
 
-def report(subjects: list[Subject], gemm: dict[torch.dtype, float]) -> None:
+def timed_rounds(rounds: int, subjects: list[Subject], gemms: dict[torch.dtype, Gemm]) -> None:
+    """Alternate the subjects and the GEMMs, so drift hits every configuration alike."""
+    for _ in range(rounds):
+        for subject in [*subjects, *gemms.values()]:
+            subject.times.append(subject.step())
+
+
+def report(subjects: list[Subject], gemms: dict[torch.dtype, Gemm]) -> None:
+    print("\n2048^3 GEMM: " + ", ".join(f"{d} {g.tflops:.3f} TFLOP/s" for d, g in gemms.items()))
     reference = statistics.median(subjects[0].times)
-    print(f"\n| configuration | s/it | it/s | TFLOP/s | of GEMM | vs {subjects[0].label} |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        f"\n| configuration | s/it | it/s | TFLOP/s | of GEMM | convolutions | vs {subjects[0].label} |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for subject in subjects:
         seconds = statistics.median(subject.times)
         tflops = subject.flops / seconds / 1e12
         print(
             f"| {subject.label} | {seconds:.3f} | {1 / seconds:.3f} | {tflops:.3f} |"
-            f" {tflops / gemm[subject.run.dtype]:.0%} | {reference / seconds:.2f}x |"
+            f" {tflops / gemms[subject.run.dtype].tflops:.0%} |"
+            f" {convolution_share(subject.step):.0%} | {reference / seconds:.2f}x |"
         )
 
 
@@ -239,16 +260,9 @@ def main() -> None:
             Subject(f"CPU preset, {precisions[0]}, {v}", cpu_preset(output / v, precisions[0]), v)
             for v in variants
         ]
-        dtypes = [torch.float32] + [
-            trainer.resolve_precision(p, torch.device("cpu"))
-            for p in precisions + args.paper_precision.split(",")
-        ]
-        gemm = {dtype: gemm_tflops(dtype) for dtype in dict.fromkeys(dtypes)}
-        print("2048^3 GEMM:", ", ".join(f"{d} {t:.3f} TFLOP/s" for d, t in gemm.items()))
-        for _ in range(args.steps):  # alternate, so drift hits every configuration alike
-            for subject in subjects:
-                subject.times.append(subject.step())
-        report(subjects, gemm)
+        gemms = {d: Gemm(d) for d in dict.fromkeys(s.run.dtype for s in subjects)}
+        timed_rounds(args.steps, subjects, gemms)
+        report(subjects, gemms)
         print("\nbreakdown of one CPU-preset step, each piece timed alone (s):")
         for subject in subjects[: len(precisions)]:
             parts = subject.breakdown()
@@ -259,10 +273,9 @@ def main() -> None:
                 Subject(f"paper model, batch 16, {p}", paper_model(output / f"x4-{p}", pairs, p))
                 for p in args.paper_precision.split(",")
             ]
-            for _ in range(args.paper_steps):
-                for subject in paper:
-                    subject.times.append(subject.step())
-            report(paper, gemm)
+            gemms = {d: Gemm(d) for d in dict.fromkeys(s.run.dtype for s in paper)}
+            timed_rounds(args.paper_steps, paper, gemms)
+            report(paper, gemms)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from profiling import convolution_share  # benchmarks/profiling.py, beside this script
 
 from rwsr.cli.common import keep_freed_memory
 from rwsr.imageio import from_float, read_image
@@ -103,8 +104,8 @@ def ncnn_forward(rounds: int) -> tuple[float, np.ndarray] | None:
 
 def openvino_forward(rounds: int) -> tuple[float, float, np.ndarray] | None:
     """The same network in OpenVINO (Intel's CPU engine), converted from the PyTorch model,
-    on the CPU with the same threads in fp32, the whole photo in one call: conversion and
-    compilation seconds, best time and output. None where `openvino` is not installed."""
+    on the CPU with the same threads in fp32, the whole photo in one call: set-up seconds
+    (conversion, compilation, a warm-up call), best time and output. None where `openvino` is not installed."""
     try:
         import openvino
     except ImportError:
@@ -174,6 +175,8 @@ def speed(rounds: int, with_openvino: bool) -> None:
         f" {plain_seconds / fast_seconds:.2f}x vs fp32 with the same allocator"
     )
     print(f"PSNR engine vs fp32: {psnr(fast, reference):.2f} dB (target >= 45 dB)")
+    share = convolution_share(lambda: upscaler.upscale(image))
+    print(f"convolutions: {share:.0%} of an engine frame (torch.profiler, self CPU time)")
     print(f"frames/s vs paper V100 0.7632: {1 / fast_seconds / 0.7632:.2f}x")
     if DEFAULT_MODEL == "realesrgan-x4plus":
         measured = ncnn_forward(rounds)
@@ -196,7 +199,7 @@ def speed(rounds: int, with_openvino: bool) -> None:
             print(
                 f"OpenVINO (CPU, fp32, {torch.get_num_threads()} threads):"
                 f"      {ov_seconds:7.2f} s  ({1 / ov_seconds:.3f} frames/s) after"
-                f" {setup_seconds:.0f} s of conversion; engine is {ov_seconds / fast_seconds:.2f}x"
+                f" {setup_seconds:.0f} s of set-up; engine is {ov_seconds / fast_seconds:.2f}x"
                 f" as fast; PSNR OpenVINO vs fp32 {psnr(ov_out, reference):.2f} dB"
             )
     compiled = Upscaler(load_generator(DEFAULT_MODEL).model, compile_model=True)

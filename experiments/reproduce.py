@@ -97,6 +97,34 @@ def rwsr(*args: str) -> None:
     subprocess.run(command, check=True, cwd=REPO)
 
 
+def evaluate(
+    table: Table,
+    models: list[str],
+    output: Path,
+    *,
+    metrics: str,
+    lpips_backbone: Path = ALEXNET,
+    title: str | None = None,
+) -> None:
+    """One `rwsr evaluate` of `models` (--model arguments) and the LR photo on the table's
+    pairs, with the table's conventions."""
+    rwsr(
+        "evaluate",
+        f"--dataset={table.dataset}",
+        f"--root={table.root}",
+        f"--split={table.split}",
+        *models,
+        "--baseline=identity",
+        f"--metrics={metrics}",
+        f"--crop-border={table.crop_border}",
+        f"--lpips-backbone={lpips_backbone}",
+        *([f"--title={title}"] if title else []),
+        f"--output={output}",
+        "--overwrite",
+        "--quiet",
+    )
+
+
 def train(preset: str) -> Path:
     """Train `preset` (resuming an unfinished run); its run folder."""
     from rwsr.train.config import load_config
@@ -169,20 +197,13 @@ def main() -> None:
         if row.evaluate:
             model = export_best(folder, out / "models" / f"{row.preset}.safetensors")
             models += ["--model", str(model)]
-    rwsr(
-        "evaluate",
-        f"--dataset={table.dataset}",
-        f"--root={table.root}",
-        f"--split={table.split}",
-        *models,
-        "--baseline=identity",
-        "--metrics=psnr,ssim,lpips,niqe",
-        f"--crop-border={table.crop_border}",
-        f"--lpips-backbone={args.lpips_backbone}",
-        f"--title={table.title}",
-        f"--output={out / 'eval'}",
-        "--overwrite",
-        "--quiet",
+    evaluate(
+        table,
+        models,
+        out / "eval",
+        metrics="psnr,ssim,lpips,niqe",
+        lpips_backbone=args.lpips_backbone,
+        title=table.title,
     )
     summary = json.loads((out / "eval" / "summary.json").read_text())
     means = {r["method"]: r["means"] for r in summary["rows"]}

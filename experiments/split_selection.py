@@ -8,8 +8,9 @@ pairs are not here), so a row's margin over the LR photo is optimistic by that c
 every saved checkpoint of the run and the LR photo are scored per image by one `rwsr
 evaluate` call on the table's pairs (RGB, crop 4, LPIPS AlexNet); the checkpoint with the best
 mean PSNR on half A is reported on half B, and the other way round. Each checkpoint's EMA
-weights are used where the run kept an EMA, as training validates them. What this cannot
-remove: the recipe itself was chosen after seeing all ten pairs.
+weights are used where the run kept an EMA, as training validates them. The candidates are
+the checkpoints the run kept (`keep_checkpoints`), fewer than training's validation chose
+from. What this cannot remove: the recipe itself was chosen after seeing all ten pairs.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import argparse
 import csv
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import provenance  # experiments/provenance.py, beside this script
-from reproduce import ALEXNET, TABLES, rwsr
+from reproduce import TABLES, evaluate
+
+from rwsr.eval.methods import IdentityMethod
 
 METRICS = ("psnr_rgb", "ssim_rgb", "lpips")
-IDENTITY = "LR (input)"
+IDENTITY = IdentityMethod.name
 
 
 def half_means(rows: list[dict[str, str]], method: str, images: list[str]) -> dict[str, float]:
@@ -43,24 +47,18 @@ def main() -> None:
     if not checkpoints:
         parser.error(f"{args.run / 'checkpoints'}: no iter_*.pt checkpoints")
     out = args.output.resolve()
-    rwsr(
-        "evaluate",
-        f"--dataset={table.dataset}",
-        f"--root={table.root}",
-        f"--split={table.split}",
-        *[f"--model={path}" for path in checkpoints],
-        "--baseline=identity",
-        "--metrics=psnr,ssim,lpips",
-        f"--crop-border={table.crop_border}",
-        f"--lpips-backbone={ALEXNET}",
-        f"--output={out / 'eval'}",
-        "--overwrite",
-        "--quiet",
+    evaluate(
+        table, [f"--model={path}" for path in checkpoints], out / "eval", metrics="psnr,ssim,lpips"
     )
     with (out / "eval" / "scores.csv").open() as file:
-        rows = [r for r in csv.DictReader(file) if r["status"] != "failed"]
+        rows = [r for r in csv.DictReader(file) if r["status"] in ("ok", "warning")]
     images = sorted({r["image"] for r in rows})
     methods = [m for m in dict.fromkeys(r["method"] for r in rows) if m != IDENTITY]
+    for method in [IDENTITY, *methods]:
+        if missing := set(images) - {r["image"] for r in rows if r["method"] == method}:
+            sys.exit(f"{method}: not evaluated on {', '.join(sorted(missing))}; see {out / 'eval'}")
+    if len(images) < 2:
+        sys.exit(f"{table.split}: {len(images)} evaluated pair(s); two halves need 2 or more")
     halves = {"A": images[: len(images) // 2], "B": images[len(images) // 2 :]}
     lines = [
         f"# Checkpoint chosen on one half, scored on the other: {args.run.name}",
@@ -68,7 +66,8 @@ def main() -> None:
         (
             f"{table.dataset} pairs {images[0]}-{images[-1]} (split {table.split}); half A ="
             f" {', '.join(halves['A'])}, half B = {', '.join(halves['B'])}. Selection: best mean"
-            " PSNR (RGB) on the other half, as training selects. Conventions: RGB, border crop"
+            " PSNR (RGB) on the other half, as training selects, among the checkpoints the run"
+            f" kept ({', '.join(methods)}). Conventions: RGB, border crop"
             f" {table.crop_border}, 8-bit, LPIPS AlexNet (ImageNet weights)."
         ),
         "",

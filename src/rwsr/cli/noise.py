@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Noise sampling (CATI) and noise banks.", no_args_is_help=True)
 
 
-# The sampling options `noise collect` and `ngdc` share, spelled once; the fixed rule
-# (Impressionism, the authors' released noise bank) replaces the CATI.
+# The sampling options `noise collect` and `ngdc` share, spelled once.
+# The fixed rule (Impressionism, the authors' released noise bank) instead of the CATI:
 MaxVariance = Annotated[
     float | None,
     typer.Option(
