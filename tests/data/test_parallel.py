@@ -24,8 +24,9 @@ except KeyboardInterrupt:
 """
 
 
-def _workers(parent: psutil.Process, count: int) -> list[psutil.Process]:
-    """The pool's worker processes, once `count` of them run (spawned: a few seconds)."""
+def _workers(parent: psutil.Process, count: int, settle: float = 1.0) -> list[psutil.Process]:
+    """The pool's worker processes, once `count` of them run (spawned: a few seconds), after
+    `settle` seconds more (0: while they may still be importing)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         children = [
@@ -34,7 +35,7 @@ def _workers(parent: psutil.Process, count: int) -> list[psutil.Process]:
             if "resource_tracker" not in " ".join(c.cmdline())
         ]
         if len(children) >= count:
-            time.sleep(1.0)  # let both reach the task
+            time.sleep(settle)
             return children
         time.sleep(0.1)
     pytest.fail("the pool's workers did not start")
@@ -53,14 +54,16 @@ def test_workers_die_when_the_parent_is_killed() -> None:
     assert len(gone) >= len(workers)
 
 
-def test_ctrl_c_is_reported_once_by_the_parent() -> None:
+@pytest.mark.parametrize("settle", [1.0, 0.0], ids=["at-work", "starting"])
+def test_ctrl_c_is_reported_once_by_the_parent(settle: float) -> None:
+    """Also while the workers are still starting (importing), before their initializer ran."""
     process = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, "3"],
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
-    _workers(psutil.Process(process.pid), 2)
+    _workers(psutil.Process(process.pid), 2, settle)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -65,6 +67,23 @@ def _init_worker(parent: int) -> None:
     cv2.setNumThreads(1)
 
 
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    """Spawn with Ctrl-C ignored from the worker's first instruction: a process started with
+    SIGINT ignored inherits that through exec, and Python then installs no KeyboardInterrupt
+    handler. Without it, a Ctrl-C while a worker is still importing (before `_init_worker`
+    runs) prints that worker's traceback."""
+
+    class Process(multiprocessing.context.SpawnProcess):
+        def start(self) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                return super().start()  # only the main thread may change signal handlers
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                return super().start()
+            finally:
+                signal.signal(signal.SIGINT, previous)
+
+
 class WorkerPool:
     """Spawned worker processes that several batches share (starting them costs seconds).
 
@@ -80,7 +99,7 @@ class WorkerPool:
         if self.workers > 1:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=_SpawnContext(),
                 initializer=_init_worker,
                 initargs=(os.getpid(),),
             )
