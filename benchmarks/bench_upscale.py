@@ -102,16 +102,17 @@ def ncnn_forward(rounds: int) -> tuple[float, np.ndarray] | None:
     return min(times[1:]), output.astype(np.uint8)
 
 
-def openvino_forward(rounds: int) -> tuple[float, float, np.ndarray] | None:
-    """The same network in OpenVINO (Intel's CPU engine), converted from the PyTorch model,
-    on the CPU with the same threads in fp32, the whole photo in one call: set-up seconds
-    (conversion, compilation, a warm-up call), best time and output. None where `openvino` is not installed."""
+def openvino_forward(
+    model: torch.nn.Module, x: torch.Tensor, rounds: int
+) -> tuple[float, float, np.ndarray] | None:
+    """The same network in OpenVINO (Intel's CPU engine), converted from the fp32 PyTorch
+    `model`, on the CPU with the same threads, the whole photo `x` in one call: set-up seconds
+    (conversion, compilation, a warm-up call), best time and output. None where `openvino`
+    is not installed."""
     try:
         import openvino
     except ImportError:
         return None
-    model = load_generator(DEFAULT_MODEL).model.float().eval()
-    x = torch.from_numpy(test_photo(300, 200)).permute(2, 0, 1)[None].float() / 255
     start = time.perf_counter()
     converted = openvino.convert_model(model, example_input=x, input=[1, 3, -1, -1])
     settings = {
@@ -191,7 +192,7 @@ def speed(rounds: int, with_openvino: bool) -> None:
                 f" {psnr(ncnn_out, reference):.2f} dB"
             )
     if with_openvino:
-        measured = openvino_forward(rounds)
+        measured = openvino_forward(plain, x, rounds)
         if measured is None:
             print("openvino: skipped (pip install openvino)")
         else:

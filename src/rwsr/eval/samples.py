@@ -118,16 +118,15 @@ def samples_from_dataset(
         raise ConfigError(
             f"--dataset must be one of {', '.join(DATASET_LAYOUTS)}, but got {dataset!r}{hint}"
         )
-    layout = dataset
-    if layout == "paired":
+    if dataset == "paired":
         if split not in (None, "all"):
             raise ConfigError(f"paired has no split {split!r}; valid: all")
         samples, problems, notes = samples_from_folders(Path(root) / "HR", Path(root) / "LR")
         return samples, scale or 4, problems, notes
-    split = split or TEST_SPLITS.get(layout)
+    split = split or TEST_SPLITS.get(dataset)
     found: list[str] = []
     try:
-        pairs = load_pairs(root, layout=layout, split=split, scale=scale, problems=found)
+        pairs = load_pairs(root, layout=dataset, split=split, scale=scale, problems=found)
     except InputError as error:
         raise InputError(f"{error} (--dataset {dataset}, split {split or 'all'})") from None
     samples = [Sample(name=pair.name, hr=pair.hr, lr=pair.lr) for pair in pairs]

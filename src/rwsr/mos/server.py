@@ -73,8 +73,7 @@ def serve(
 ) -> None:
     """Serve the study in `db_path` until interrupted; new raters beyond `max_raters` (all
     raters so far counted) are turned away, and requests for hosts other than `host`, the
-    loopback names and `allow_hosts` are refused."""
-    check_allowed_hosts(allow_hosts)
+    loopback names and `allow_hosts` are refused (make_server checks them)."""
     study = Study(db_path, max_raters=max_raters)
     try:
         server = make_server(study, host=host, port=port, threads=threads, allow_hosts=allow_hosts)

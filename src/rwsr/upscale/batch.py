@@ -24,7 +24,7 @@ from rwsr.outputs import check_file_name
 from rwsr.upscale.engine import Upscaler
 
 OUTPUT_EXTENSIONS = ("auto", "png", "jpg", "webp", "tif", "bmp")
-_WRITTEN_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
+_WRITTEN_SUFFIXES = IMAGE_SUFFIXES - {".gif"}  # GIF is read, never written (see path_for)
 
 
 @dataclass(frozen=True)
