@@ -140,6 +140,7 @@ def test_discriminator_shapes() -> None:
 UP_CONV = 64 * 64 * 9 + 64  # one conv_upN of the 64-feature trunk
 PAPER_HEAD = 16_729_694 - 16_697_987  # the exclusionary dual-learning head (Table VI)
 OFFICIAL_HEAD = 17_286_473 - 16_697_987
+UNSHUFFLE = (12 - 3) * 64 * 9  # conv_first's extra inputs per unshuffle-2 step (x4 -> x16: 5x)
 
 
 _GENERATOR_CASES = [
@@ -147,10 +148,13 @@ _GENERATOR_CASES = [
     ("rrdbnet-x3", 3, 16_697_987 - UP_CONV),  # one up-sampling stage, like x2
     ("rrdbnet-x2", 2, 16_697_987 - UP_CONV),
     ("rrdbnet-x1", 1, 16_697_987 - 2 * UP_CONV),
+    ("rrdbnet-x2-unshuffle2", 2, 16_697_987 + UNSHUFFLE),  # Real-ESRGAN x2plus
+    ("rrdbnet-x1-unshuffle4", 1, 16_697_987 + 5 * UNSHUFFLE),
     ("rwsr-edl-x4", 4, 16_697_987 + PAPER_HEAD),
     ("rwsr-edl-x3", 3, 16_697_987 - UP_CONV + PAPER_HEAD),
     ("rwsr-edl-x2", 2, 16_697_987 - UP_CONV + PAPER_HEAD),
     ("rwsr-edl-x1", 1, 16_697_987 - 2 * UP_CONV + PAPER_HEAD),
+    ("rwsr-edl-x1-unshuffle4", 1, 16_697_987 + 5 * UNSHUFFLE + PAPER_HEAD),
     ("rwsr-edl-official-x4", 4, 16_697_987 + OFFICIAL_HEAD),
     ("rwsr-edl-official-x1", 1, 16_697_987 - 2 * UP_CONV + OFFICIAL_HEAD),
 ]
@@ -161,7 +165,7 @@ def test_every_builtin_generator_has_its_size_and_scale(name: str, scale: int, c
     model = build_model(architecture_config(name)).eval()
     assert sum(p.numel() for p in model.parameters()) == count
     with torch.no_grad():
-        assert model(torch.rand(1, 3, 6, 5)).shape == (1, 3, 6 * scale, 5 * scale)
+        assert model(torch.rand(1, 3, 8, 12)).shape == (1, 3, 8 * scale, 12 * scale)
 
 
 def test_every_builtin_name_is_tested() -> None:

@@ -53,6 +53,14 @@ def upscale(
             help="Input pixels shared by neighbouring tiles [default: 32, at most tile/4]."
         ),
     ] = None,
+    texture: Annotated[
+        float | None,
+        typer.Option(
+            help="RWSR-EDL models only: 1 = the trained output, 0 = the fidelity branch alone,"
+            " between = a blend (the texture branch's mask share handed to the fidelity"
+            " branch) [default: the trained output]."
+        ),
+    ] = None,
     precision: Precision = "auto",
     device: Device = "auto",
     max_pixels: Annotated[
@@ -81,6 +89,10 @@ def upscale(
     check_outscale(outscale)
     check_output_dir(output)
     loaded = load_generator(model, scale=scale, progress=not quiet)
+    if texture is not None:
+        from rwsr.models.edl import set_texture
+
+        set_texture(loaded.model, texture, name=model)
     upscaler = Upscaler(
         loaded.model,
         device=device,

@@ -34,6 +34,7 @@ from rwsr.models.catalog import ModelConfig, build_model, parse_model_config
 from rwsr.models.edl import RWSREDL
 from rwsr.models.foreign import SpandrelConfig, SpandrelGenerator, load_spandrel
 from rwsr.models.layouts import UnknownLayoutError, convert_to_native
+from rwsr.models.rrdbnet import RRDBNet, unshuffled_conv_first
 from rwsr.models.shapes import check_shapes, infer_config
 
 FORMAT_NAME = "rwsr"
@@ -248,6 +249,30 @@ def load_weights_into(
         raise CheckpointError(f"{path}: checkpoint does not match the model: {report.summary()}")
     model.load_state_dict(loadable, strict=False)
     return report
+
+
+def widen_for_unshuffle(
+    model: nn.Module, state: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], str | None]:
+    """`state` with a plain RRDB's conv_first widened to the model's pixel-unshuffled input
+    (rwsr.models.rrdbnet.unshuffled_conv_first), and a line saying so (None: nothing to do).
+
+    This is how a trained x4 RRDB starts `rwsr-edl-x1-unshuffle4`: every other tensor of that
+    layout already has the x4 network's shape."""
+    trunk = model.rrdb if isinstance(model, RWSREDL) else model
+    if not isinstance(trunk, RRDBNet) or trunk.config.input_unshuffle == 1:
+        return dict(state), None
+    factor = trunk.config.input_unshuffle
+    key = next((k for k in ("rrdb.conv_first.weight", "conv_first.weight") if k in state), None)
+    if key is None or state[key].shape[1] * factor**2 != trunk.conv_first.in_channels:
+        return dict(state), None
+    widened = unshuffled_conv_first(state[key], factor)
+    note = (
+        f"conv_first widened from {state[key].shape[1]} to {widened.shape[1]} input channels"
+        f" (each pixel-unshuffled copy gets 1/{factor**2} of the kernel: step 0 = the file's"
+        f" network on the {factor}x{factor} box average)"
+    )
+    return {**state, key: widened}, note
 
 
 def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> LoadedModel:

@@ -13,6 +13,13 @@ RB(64,64) with 1x1 shortcuts; mask = softmax over sm's 64 channels;
 I_SR = tail_conv1(mask * branch1(I_G)) + tail_conv2((1 - mask) * branch2(I_G)).
 588,486 head parameters.
 
+Texture dial (rwsr, beyond the paper): `texture` T in [0, 1] hands the share 1 - T of the
+texture branch's mask to the fidelity branch. Paper head:
+I_SR(T) = M_alpha * (T * I_R^x + (1 - T) * I_R^y) + M_beta * I_R^y, so T = 1 is the trained
+output and T = 0 the fidelity branch's refined image I_R^y alone. Official head, alike:
+I_SR(T) = T * out1 + (1 - T) * (tail_conv2(mask * branch2(I_G)) - bias) + out2. One network
+thus gives a perception-distortion dial. T = 1 runs exactly the plain forward.
+
 Identity initialisation (default): the head starts as the identity map, I_SR = I_G, so a
 pretrained RRDB wrapped in the head produces the same image at step 0 and fine-tuning starts
 from it. `init="default"` keeps PyTorch's default initialisation, as the authors' code does.
@@ -25,7 +32,9 @@ from typing import Literal, NamedTuple
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
+from torch.nn import functional as F
 
+from rwsr.errors import ConfigError
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
 
@@ -107,7 +116,9 @@ class PaperHead(nn.Module):
                     nn.init.zeros_(block.conv2.weight)
                     nn.init.zeros_(block.conv2.bias)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, texture: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         refined_x = self.branch_x(image)
         if self.branch_y is None:  # single-branch ablation
             return refined_x, torch.zeros_like(refined_x), torch.ones_like(refined_x)
@@ -115,8 +126,11 @@ class PaperHead(nn.Module):
             mask_alpha = torch.full_like(image, 0.5)
         else:
             mask_alpha = torch.softmax(self.branch_m(image), dim=1)
+        refined_y = self.branch_y(image)
+        if texture != 1:
+            refined_x = texture * refined_x + (1 - texture) * refined_y
         term_x = mask_alpha * refined_x
-        term_y = (1 - mask_alpha) * self.branch_y(image)
+        term_y = (1 - mask_alpha) * refined_y
         return term_x, term_y, mask_alpha
 
 
@@ -178,10 +192,17 @@ class OfficialHead(nn.Module):
             for c in range(channels):
                 tail.weight[c, c, 1, 1] = weight
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, texture: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mask = torch.softmax(self.sm(image), dim=1)
+        fidelity = self.branch2(image)
         term_x = self.tail_conv1(mask * self.branch1(image))
-        term_y = self.tail_conv2((1 - mask) * self.branch2(image))
+        term_y = self.tail_conv2((1 - mask) * fidelity)
+        if texture != 1:
+            tail = self.tail_conv2
+            fidelity_x = F.conv2d(mask * fidelity, tail.weight, None, tail.stride, tail.padding)
+            term_x = texture * term_x + (1 - texture) * fidelity_x
         return term_x, term_y, mask
 
 
@@ -189,7 +210,8 @@ class RWSREDL(nn.Module):
     """RRDB trunk (`self.rrdb`) followed by the exclusionary head (`self.head`).
 
     forward(x) returns I_SR; forward(x, return_terms=True) returns an EDLOutput for training
-    (keeping one forward so DDP and torch.compile see every call).
+    (keeping one forward so DDP and torch.compile see every call). `texture` is the
+    inference-time dial of the module docstring (set it with `set_texture`).
     """
 
     def __init__(self, config: RWSREDLConfig | None = None) -> None:
@@ -198,11 +220,27 @@ class RWSREDL(nn.Module):
         self.rrdb = RRDBNet(config.rrdb)
         head_type = PaperHead if config.head.variant == "paper" else OfficialHead
         self.head = head_type(channels=config.rrdb.out_channels, config=config.head)
+        self.texture = 1.0
 
     def forward(self, x: torch.Tensor, *, return_terms: bool = False) -> torch.Tensor | EDLOutput:
         intermediate = self.rrdb(x)
-        term_x, term_y, mask = self.head(intermediate)
+        term_x, term_y, mask = self.head(intermediate, self.texture)
         sr = term_x + term_y
         if return_terms:
             return EDLOutput(sr, term_x, term_y, mask, intermediate)
         return sr
+
+
+def set_texture(model: nn.Module, texture: float, *, name: str = "the model") -> None:
+    """Set the texture dial of an RWSR-EDL generator (module docstring); refused for models
+    without two branches to blend, and for values outside [0, 1]."""
+    if not 0 <= texture <= 1:  # also refuses NaN
+        raise ConfigError(f"--texture must be between 0 and 1, but got {texture:g}")
+    if not isinstance(model, RWSREDL):
+        raise ConfigError(
+            f"--texture needs a model with the exclusionary dual-learning head (rwsr-edl-*);"
+            f" {name} has none"
+        )
+    if model.config.head.branches == 1:
+        raise ConfigError(f"--texture: {name} has a single-branch head, no fidelity branch")
+    model.texture = float(texture)

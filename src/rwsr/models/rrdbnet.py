@@ -54,6 +54,17 @@ class RRDBNetConfig(BaseModel):
         return {1: (), 2: (2,), 3: (3,), 4: (2, 2)}[total]
 
 
+def unshuffled_conv_first(weight: torch.Tensor, factor: int) -> torch.Tensor:
+    """conv_first weights for a pixel-unshuffled input, made from a plain input's.
+
+    Each of a pixel's factor**2 unshuffled copies gets 1/factor**2 of the RGB kernel (channel
+    c*factor**2 + k of F.pixel_unshuffle comes from colour c), so the widened network computes
+    exactly what the plain one computes on the factor x factor box average of the image: a
+    trained x4 RRDB starts the x1 pixel-unshuffle-4 layout as x4(box4(photo)).
+    """
+    return weight.repeat_interleave(factor**2, dim=1) / factor**2
+
+
 class ResidualDenseBlock(nn.Module):
     """Five 3x3 convs with dense connections; output = x + 0.2 * conv5(...)."""
 

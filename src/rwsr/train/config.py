@@ -87,6 +87,12 @@ class ValidationConfig(_Section):
     max_images: int | None = Field(None, ge=1)
     tile: int | None = Field(None, ge=32, description="tile size for large images")
     best_metric: Literal["psnr", "lpips"] = "psnr"
+    crop_border: int = Field(
+        4,
+        ge=0,
+        description="pixels removed from each edge before every metric, as `rwsr"
+        " evaluate` and the reported tables do (the authors' script: 4 at every scale)",
+    )
     lpips: bool = Field(True, description="also compute LPIPS (needs AlexNet weights)")
     lpips_backbone: str | None = Field(
         None,

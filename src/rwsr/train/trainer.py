@@ -38,7 +38,12 @@ from rwsr.atomic import write_text_atomic
 from rwsr.device import resolve_device, resolve_precision
 from rwsr.errors import ConfigError, RwsrError
 from rwsr.models.catalog import architecture_config, build_model, generator_scale
-from rwsr.models.checkpoint import load_weights_into, read_checkpoint, save_model
+from rwsr.models.checkpoint import (
+    load_weights_into,
+    read_checkpoint,
+    save_model,
+    widen_for_unshuffle,
+)
 from rwsr.models.edl import RWSREDL, RWSREDLConfig
 from rwsr.models.layouts import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
@@ -168,6 +173,7 @@ def build_generator(config: TrainConfig, say: Callable[[str], None]) -> nn.Modul
     if config.model.init_from is not None:
         state, _ = read_checkpoint(config.model.init_from)
         layout, native = convert_to_native(state, config.model.init_from)
+        native, widened = widen_for_unshuffle(generator, native)
         report = load_weights_into(generator, native, strict=False, path=config.model.init_from)
         if not report.loaded:
             raise ConfigError(
@@ -175,6 +181,8 @@ def build_generator(config: TrainConfig, say: Callable[[str], None]) -> nn.Modul
                 f" {config.model.generator}"
             )
         say(f"G initialised from {config.model.init_from} ({layout}): {report.summary()}")
+        if widened:
+            say(f"model.init_from: {widened}")
     trunk = generator.rrdb if isinstance(generator, RWSREDL) else generator
     if isinstance(trunk, RRDBNet):
         trunk.gradient_checkpointing = config.model.gradient_checkpointing

@@ -1,7 +1,8 @@
 """Validation during training: the tiled upscaler on a held-out set, then the paper's metrics.
 
-Conventions: PSNR and SSIM on RGB, 0-255, border crop = scale, mean over images; LPIPS
-AlexNet v0.1 on [-1, 1] inputs, same border crop, mean over images.
+Conventions: PSNR and SSIM on RGB, 0-255, border crop validation.crop_border (4, as the
+reported tables), mean over images; LPIPS AlexNet v0.1 on [-1, 1] inputs, same border crop,
+mean over images.
 
 Everything validation needs (the pairs, the LPIPS backbone) is opened when the Validator is
 made, before the first training step, so a missing file stops a run at once, not hours in.
@@ -51,8 +52,10 @@ class Validator:
         for pair in self.pairs:
             sr = upscaler.upscale(read_image(pair.lr))
             hr = read_image(pair.hr)
-            scores["psnr"].append(float(psnr(sr, hr, crop_border=pair.scale)))
-            scores["ssim"].append(float(ssim(sr, hr, crop_border=pair.scale)))
+            scores["psnr"].append(float(psnr(sr, hr, crop_border=self.config.crop_border)))
+            scores["ssim"].append(float(ssim(sr, hr, crop_border=self.config.crop_border)))
             if self.lpips is not None:
-                scores["lpips"].append(float(self.lpips(sr, hr, crop_border=pair.scale)))
+                scores["lpips"].append(
+                    float(self.lpips(sr, hr, crop_border=self.config.crop_border))
+                )
         return {name: float(np.mean(values)) for name, values in scores.items() if values}
