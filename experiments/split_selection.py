@@ -18,22 +18,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 import sys
 from pathlib import Path
 
 import provenance  # experiments/provenance.py, beside this script
-from reproduce import TABLES, evaluate
+from reproduce import METRICS, TABLES, choose_and_score, evaluate, half_means
 
 from rwsr.eval.methods import IdentityMethod
 
-METRICS = ("psnr_rgb", "ssim_rgb", "lpips")
 IDENTITY = IdentityMethod.name
-
-
-def half_means(rows: list[dict[str, str]], method: str, images: list[str]) -> dict[str, float]:
-    chosen = [r for r in rows if r["method"] == method and r["image"] in images]
-    return {m: statistics.fmean(float(r[m]) for r in chosen) for m in METRICS}
 
 
 def main() -> None:
@@ -78,9 +71,10 @@ def main() -> None:
         "|---|---|---|---:|---:|---:|---|---|",
     ]
     results = []
-    for scored, chosen_on in (("B", "A"), ("A", "B")):
-        pick = max(methods, key=lambda m: half_means(rows, m, halves[chosen_on])["psnr_rgb"])
-        model = half_means(rows, pick, halves[scored])
+    for picked in choose_and_score(rows, methods, halves):
+        scored = str(picked["scored_on"])
+        chosen_on = "A" if scored == "B" else "B"
+        pick, model = picked["pick"], picked["scores"]
         identity = half_means(rows, IDENTITY, halves[scored])
         margin = {m: model[m] - identity[m] for m in METRICS}
         lines.append(
