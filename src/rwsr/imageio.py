@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import tifffile
-from PIL import Image
+from PIL import ExifTags, Image
 
 from rwsr.atomic import atomic_path
 from rwsr.errors import InputError
@@ -246,10 +246,12 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """Upright (width, height), as read_image gives the pixels, from the file header without
     decoding them."""
     path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
+    try:
+        size = path.stat().st_size
+    except OSError as error:  # missing, a symbolic link loop, no permission
+        raise InputError(f"{path}: cannot read file ({error.strerror or error})") from None
+    if size == 0 and path.is_file():
         raise InputError(f"{path}: file is empty (0 bytes)")
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
     header = _header(path)
     if header is None:
         raise InputError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
@@ -336,13 +338,24 @@ def write_image_file(
     if suffix in {".jpg", ".jpeg", ".webp"}:
         options["quality"] = quality
     if suffix in {".tif", ".tiff"}:
-        options["compression"] = "tiff_deflate"
+        # Pillow writes the Exif and GPS blocks (sub-IFDs) of a TIFF only uncompressed: libtiff,
+        # its compressing writer, refuses them ("Error setting from dictionary").
+        options["compression"] = "raw" if _has_exif_blocks(exif) else "tiff_deflate"
     with atomic_path(path, overwrite=overwrite) as tmp:
         try:
             image.save(tmp, format=Image.registered_extensions()[suffix], **options)
         except (KeyError, OSError, ValueError) as error:
             raise InputError(f"{path}: cannot write {suffix} ({error})") from None
     return notes
+
+
+def _has_exif_blocks(exif: bytes | None) -> bool:
+    """Whether an EXIF block holds an Exif or GPS sub-IFD (exposure, lens, dates, location)."""
+    if not exif:
+        return False
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return ExifTags.IFD.Exif in parsed or ExifTags.IFD.GPSInfo in parsed
 
 
 def _write_16bit(

@@ -170,6 +170,44 @@ def test_overwrite_removes_the_earlier_runs_pairs_but_no_other_file(
     assert code == 0 and "0 pairs written, 1 already done" in output
 
 
+def test_overwrite_never_removes_a_users_own_files_beside_the_pairs(
+    sources: Path, photo_rgb: np.ndarray, tmp_path: Path
+) -> None:
+    """A folder whose HR/ holds the user's own image and notes: --overwrite writes the pairs
+    beside them, and a later --overwrite removes those pairs (what the record lists) only."""
+    out = tmp_path / "out"
+    write_image(out / "HR" / "precious.png", np.full((8, 8, 3), 200, np.uint8))
+    (out / "HR" / "notes.txt").write_text("mine")
+    mine = (out / "HR" / "precious.png").read_bytes()
+    code, output = run(str(sources), "-o", str(out), "--overwrite")
+    assert code == 0 and "4 pairs written" in output
+    other = tmp_path / "other"
+    write_image(other / "new.png", np.ascontiguousarray(photo_rgb[:64, :64]))
+    code, output = run(str(other), "-o", str(out), "--overwrite")
+    assert code == 0 and "1 pairs written" in output
+    assert sorted(folder_bytes(out)) == ["HR/new.png", "HR/precious.png", "LR/new.png"]
+    assert (out / "HR" / "precious.png").read_bytes() == mine
+    assert (out / "HR" / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_refuses_sources_that_link_to_its_pairs_before_removing_any(
+    sources: Path, tmp_path: Path
+) -> None:
+    """Sources that are symbolic links to the earlier run's HR files: --overwrite removed
+    those files first, and then every pair failed with "cannot read file"."""
+    out = tmp_path / "out"
+    assert run(str(sources), "-o", str(out))[0] == 0
+    links = tmp_path / "links"
+    links.mkdir()
+    for path in (out / "HR").iterdir():
+        (links / path.name).symlink_to(path)
+    before = folder_bytes(out)
+    code, output = run(str(links), "-o", str(out), "--overwrite", "--cleanup", "1")
+    assert code == 2
+    assert f"{links / 'img0.png'}: input images lie in the output folder {out}" in output
+    assert folder_bytes(out) == before
+
+
 def test_sources_inside_the_output_folders_are_refused(sources: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run(str(sources), "-o", str(out))[0] == 0

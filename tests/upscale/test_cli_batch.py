@@ -114,3 +114,21 @@ def test_rerun_into_the_input_folder_skips_earlier_outputs(
         assert code == 0, output
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["a.png", "a_x4.png"]
     assert "a_x4.png: skipped, it is the output of another input" in output
+
+
+def test_a_symbolic_link_loop_is_one_failed_file(tiny_model_file: Path, tmp_path: Path) -> None:
+    """A link to itself and two links to each other in an input folder: each is one failed
+    file naming the loop, and the photos around them are upscaled."""
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    _photo(source / "a.png")
+    _photo(source / "z.png")
+    (source / "loop.png").symlink_to("loop.png")
+    (source / "x.png").symlink_to("y.png")
+    (source / "y.png").symlink_to("x.png")
+    code, output = _invoke(str(source), "-o", str(out), "--model", str(tiny_model_file))
+    assert code == 1
+    assert sorted(path.name for path in out.iterdir()) == ["a_x4.png", "z_x4.png"]
+    for name in ("loop.png", "x.png", "y.png"):
+        assert f"{source / name}: cannot read file (Too many levels of symbolic links)" in output
+    assert "upscaled 2, skipped 0 (exist), failed 3" in output

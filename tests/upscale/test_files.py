@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from PIL import Image, ImageCms
+from PIL import ExifTags, Image, ImageCms
 
 from rwsr.imageio import EXIF_ORIENTATION, read_image_file, write_image_file
 from rwsr.upscale.batch import Job, upscale_file
@@ -120,6 +120,30 @@ def test_tiff_orientation_is_applied_once(upscaler: Upscaler, tmp_path: Path) ->
         assert out.getexif()[EXIF_ORIENTATION] == 1
         result = np.asarray(out)
     np.testing.assert_array_equal(result, _x4(np.swapaxes(stored, 0, 1)[:, ::-1]))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_exif_and_gps_blocks_of_a_phone_photo_go_into_tiff(
+    upscaler: Upscaler, tmp_path: Path, suffix: str
+) -> None:
+    """A phone photo's EXIF has an Exif block (exposure, dates) and a GPS block: written as
+    TIFF they made libtiff fail ("Error setting from dictionary") and no file was written."""
+    exif = Image.Exif()
+    exif[0x010F] = "rwsr-test-phone"  # Make
+    exif.get_ifd(ExifTags.IFD.Exif).update({0x829A: 0.01, 0x9003: "2024:05:01 10:00:00"})
+    gps = {1: "N", 2: (52.0, 31.0, 12.5), 3: "E", 4: (13.0, 24.0, 1.0)}
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(gps)
+    source = tmp_path / f"phone{suffix}"
+    stored = _gradient(6, 8, 3, np.uint8)
+    Image.fromarray(stored).save(source, exif=exif.tobytes(), quality=100, lossless=True)
+    out_path = _run(upscaler, source, tmp_path, ext=".tif")
+    with Image.open(out_path) as out:
+        written = out.getexif()
+        assert written[0x010F] == "rwsr-test-phone"
+        assert written.get_ifd(ExifTags.IFD.Exif)[0x9003] == "2024:05:01 10:00:00"
+        assert written.get_ifd(ExifTags.IFD.Exif)[0x829A] == 0.01
+        assert written.get_ifd(ExifTags.IFD.GPSInfo) == gps
+        np.testing.assert_array_equal(np.asarray(out), _x4(read_image_file(source).pixels))
 
 
 def test_jpeg_output_drops_alpha_with_a_note(upscaler: Upscaler, tmp_path: Path) -> None:

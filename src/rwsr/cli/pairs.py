@@ -35,7 +35,10 @@ def pairs(
         ),
     ] = 2,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = default_workers(),
-    overwrite: Annotated[bool, typer.Option(help="Replace existing pairs and settings.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Start over: replace the settings and the pairs an earlier run wrote."),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Make LR/HR training pairs from source images (paper Eq. 9-10).
@@ -43,24 +46,25 @@ def pairs(
     HR = bicubic(source, 1/cleanup) cropped to a multiple of scale, LR = bicubic(HR, 1/scale)
     (at scale 1: bicubic up(down(HR, 1/x1-blur)), same size), MATLAB bicubic, PNG with the
     source's bit depth. Rerun the same command to resume: finished pairs are skipped;
-    --overwrite starts over and removes the earlier run's HR/ and LR/ files.
+    --overwrite starts over and removes the pairs the earlier run wrote (no other file).
     """
     from rwsr.data.folders import list_images
-    from rwsr.data.manifest import PAIRS_OUTPUT, claim_output
-    from rwsr.data.pairs import PairsConfig, generate_pairs, jobs_for
+    from rwsr.data.manifest import claim_output
+    from rwsr.data.pairs import PairsConfig, generate_pairs, jobs_for, pair_files
     from rwsr.outputs import check_output_dir
 
     check_output_dir(output, option="-o")
     config = PairsConfig(scale=scale, cleanup=cleanup, x1_blur=x1_blur)
-    jobs = jobs_for(list_images(source, what="source folder"))
+    sources = list_images(source, what="source folder")
+    jobs = jobs_for(sources)
     settings = {"source": str(source.resolve()), **config.model_dump()}
     claim_output(
         output,
         command="pairs",
         settings=settings,
         overwrite=overwrite,
-        owned=PAIRS_OUTPUT,
-        inputs=[source],
+        owned=pair_files(jobs),
+        inputs=[source, *sources],
     )
     try:
         summary = generate_pairs(

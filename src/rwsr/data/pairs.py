@@ -108,6 +108,12 @@ def pair_paths(out_dir: Path, name: str) -> tuple[Path, Path]:
     return out_dir / "HR" / name, out_dir / "LR" / name
 
 
+def pair_files(jobs: Sequence[PairJob]) -> list[str]:
+    """The files the pairs of `jobs` are written to, relative to the output folder: what a run
+    record lists, so that --overwrite removes them and nothing else."""
+    return [path.as_posix() for job in jobs for path in pair_paths(Path(), job.name)]
+
+
 def jobs_for(sources: Sequence[Path], *, prefix: str = "") -> list[PairJob]:
     """One job per source, named <prefix><stem>.png; two sources with one stem are an error."""
     jobs = [PairJob(source, f"{prefix}{source.stem}.png") for source in sources]

@@ -20,7 +20,7 @@ from rwsr.atomic import sweep_temp_files
 from rwsr.data.folders import is_listed_image
 from rwsr.errors import CheckpointError, ConfigError, InputError, RwsrError
 from rwsr.imageio import IMAGE_SUFFIXES, is_image_path, read_image_file, write_image_file
-from rwsr.outputs import check_file_name
+from rwsr.outputs import check_file_name, check_path_room
 from rwsr.upscale.engine import Upscaler
 
 OUTPUT_EXTENSIONS = ("auto", "png", "jpg", "webp", "tif", "bmp")
@@ -72,11 +72,11 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
     keeping each folder's sub-structure under the output directory. Returns the jobs and
     warnings for what was skipped. An output folder inside an input folder is not walked, and
     a file that is another input's output (a rerun with -o on the input folder) is skipped.
-    Hidden files in folders are not inputs (`is_listed_image`). An output name the file
-    system cannot hold is an error here, before any work."""
+    Hidden files in folders are not inputs (`is_listed_image`). An output name or folder the
+    file system cannot hold is an error here, before any work."""
     jobs: list[Job] = []
     notes: list[str] = []
-    output_root = naming.directory.resolve()
+    output_root = _real_path(naming.directory)
     image_types = ", ".join(sorted(IMAGE_SUFFIXES))
     for given in inputs:
         if given.is_file() and is_image_path(given):
@@ -85,7 +85,7 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
             notes.append(f"{given}: skipped, not an image ({image_types})")
         elif given.is_dir():
             for root, dirs, files in os.walk(given):
-                dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() != output_root)
+                dirs[:] = sorted(d for d in dirs if _real_path(Path(root) / d) != output_root)
                 for name in sorted(files):
                     path = Path(root) / name
                     if is_listed_image(path):
@@ -96,19 +96,27 @@ def plan_jobs(inputs: list[Path], naming: OutputNaming) -> tuple[list[Job], list
                         notes.append(f"{path}: skipped, not an image ({image_types})")
         else:
             notes.append(f"{given}: skipped, no such file or folder")
-    planned = {job.output.resolve() for job in jobs}
-    earlier = [job for job in jobs if job.source.resolve() in planned]
+    planned = {_real_path(job.output) for job in jobs}
+    earlier = [job for job in jobs if _real_path(job.source) in planned]
     notes += [f"{job.source}: skipped, it is the output of another input" for job in earlier]
-    jobs = [job for job in jobs if job.source.resolve() not in planned]
+    jobs = [job for job in jobs if _real_path(job.source) not in planned]
     outputs: dict[Path, Path] = {}
     for job in jobs:
         check_file_name(job.output.name, what=f"{job.source}: output name")
+        check_path_room(job.output.parent, what=f"{job.source}: output folder")
         if job.output in outputs:
             raise InputError(
                 f"{job.source} and {outputs[job.output]} would both be written to {job.output}"
             )
         outputs[job.output] = job.source
     return jobs, notes
+
+
+def _real_path(path: Path) -> Path:
+    """The path with symbolic links resolved as far as they go. A symbolic link loop in an input
+    folder makes Path.resolve raise (RuntimeError before Python 3.13) and end the whole batch;
+    left unresolved here, reading it fails as that one file."""
+    return Path(os.path.realpath(path))
 
 
 def upscale_file(

@@ -50,6 +50,7 @@ from rwsr.data.pairs import (
     check_names,
     generate_pairs,
     jobs_for,
+    pair_files,
 )
 from rwsr.data.parallel import WorkerPool
 from rwsr.errors import ConfigError
@@ -220,8 +221,14 @@ def run_ngdc(
         command="ngdc",
         settings=settings,
         overwrite=overwrite,
-        owned=NGDC_OUTPUT,
-        inputs=[*plan.inputs, aux_dir],
+        owned=[*NGDC_OUTPUT, *pair_files(plan.target_jobs + aux_jobs)],
+        inputs=[
+            *plan.inputs,
+            *plan.cati_images,
+            *(p.hr for p in plan.target_pairs),
+            aux_dir,
+            *aux_paths,
+        ],
     )
     rewrite = overwrite or resumed
     real = plan.mode == REAL_PAIR_MODE

@@ -124,7 +124,7 @@ def collect_noise(
         paths = [pair.lr for pair in pairs if pair.lr is not None]
         if not paths:
             raise ConfigError(f"{source_dir}: layout {layout} has no LR images to scan")
-    check_inputs_outside(out_dir, owned=BANK_FILES, inputs=[Path(source_dir)])
+    check_inputs_outside(out_dir, owned=BANK_FILES, inputs=[Path(source_dir), *paths])
     if overwrite:
         clear_earlier_run(out_dir, BANK_FILES)
     with WorkerPool(workers) as pool:
