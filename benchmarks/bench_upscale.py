@@ -4,6 +4,7 @@
     python benchmarks/bench_upscale.py --memory   # peak RSS for a 2000x1500 input at x4
     python benchmarks/bench_upscale.py --pair A B  # two models (zoo names or files), alternating
     python benchmarks/bench_upscale.py --openvino  # speed, plus OpenVINO's CPU engine
+    python benchmarks/bench_upscale.py --compact   # realesr-general-x4v3 beside ncnn and x4plus
 
 Speed compares the engine's fastest setting (auto precision: bf16 on AMX CPUs, channels_last,
 auto tile, in a process set up as the `rwsr` command sets itself up) with a plain fp32
@@ -13,6 +14,11 @@ whole image, no border crop). Beside them, on the same photo and threads: reales
 (Upscayl's engine, the registry's `ncnn` wheel, no Vulkan) where installed, torch.compile
 (`--compile`), and with --openvino OpenVINO's CPU engine. Targets: >= 5x, >= 45 dB; stretch:
 >= 0.76 frames/s (the paper's V100 figure). Memory target: <= 3 GB.
+
+--compact times the zoo's `realesr-general-x4v3` (SRVGGNetCompact, ~15x fewer FLOPs) through
+the engine, alternating with the default model through the engine, then ncnn's CPU engine on
+the same weights (Upscayl's ncnn files in ../shared); PSNR against the compact network's plain
+fp32 forward. It prints the seconds per megapixel to enter as the zoo entry's `cpu_speed`.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ import torch
 from profiling import convolution_share  # benchmarks/profiling.py, beside this script
 
 from rwsr.cli.common import keep_freed_memory
+from rwsr.errors import WeightsUnavailableError
 from rwsr.imageio import from_float, read_image
-from rwsr.models.zoo import DEFAULT_MODEL, load_generator
+from rwsr.models.zoo import DEFAULT_MODEL, install, load_generator
 from rwsr.upscale.engine import Upscaler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,29 +77,35 @@ def plain_forward(rounds: int, output: Path) -> None:
     print(min(times))
 
 
-NCNN_MODEL = REPO.parent / "shared" / "models" / "ncnn" / "realesrgan_x4plus" / "realesrgan-x4plus"
+NCNN_FOLDER = REPO.parent / "shared" / "models" / "ncnn"
+NCNN_MODEL = NCNN_FOLDER / "realesrgan_x4plus" / "realesrgan-x4plus"
+COMPACT = "realesr-general-x4v3"
+COMPACT_NCNN = NCNN_FOLDER / "realesr_general_x4v3" / "realesr-general-x4v3"
 
 
-def ncnn_forward(rounds: int) -> tuple[float, np.ndarray] | None:
-    """realesrgan-ncnn's network (Upscayl's engine) through the registry's `ncnn` wheel on the
-    CPU: same threads, no Vulkan, the whole 300x200 photo in one call; best time and output.
-    None where the wheel or the model files are missing."""
+def ncnn_forward(
+    rounds: int, model: Path = NCNN_MODEL, image: np.ndarray | None = None
+) -> tuple[float, np.ndarray] | None:
+    """An ncnn network (Upscayl's engine; realesrgan-ncnn's x4plus by default) through the
+    registry's `ncnn` wheel on the CPU: same threads, no Vulkan, the whole photo (default
+    300x200) in one call; best time and output. None where the wheel or the files are missing."""
     try:
         import ncnn
     except ImportError:
         return None
-    if not NCNN_MODEL.with_suffix(".param").exists():
+    if not model.with_suffix(".param").exists():
         return None
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = torch.get_num_threads()
-    net.load_param(str(NCNN_MODEL.with_suffix(".param")))
-    net.load_model(str(NCNN_MODEL.with_suffix(".bin")))
-    image = test_photo(300, 200)
+    net.load_param(str(model.with_suffix(".param")))
+    net.load_model(str(model.with_suffix(".bin")))
+    image = test_photo(300, 200) if image is None else image
+    height, width = image.shape[:2]
     times, output = [], None
     for _ in range(rounds + 1):  # the first call is a warm-up
         start = time.perf_counter()
-        mat = ncnn.Mat.from_pixels(image, ncnn.Mat.PixelType.PIXEL_RGB, 300, 200)
+        mat = ncnn.Mat.from_pixels(image, ncnn.Mat.PixelType.PIXEL_RGB, width, height)
         mat.substract_mean_normalize([], [1 / 255.0] * 3)
         extractor = net.create_extractor()
         extractor.input("data", mat)
@@ -250,6 +263,81 @@ def pair(first: str, second: str, rounds: int) -> None:
     print(f"PSNR between their outputs: {psnr(outputs[0], outputs[1]):.2f} dB")
 
 
+def compact_generator() -> torch.nn.Module:
+    """The zoo's realesr-general-x4v3: cached or downloaded, else installed into the cache
+    from ../shared's copy of its ncnn files (`rwsr models install`, the offline path)."""
+    try:
+        return load_generator(COMPACT, progress=False).model
+    except WeightsUnavailableError:
+        files = [COMPACT_NCNN.with_suffix(".param"), COMPACT_NCNN.with_suffix(".bin")]
+        print(f"{COMPACT}: not downloadable here; installing it from {files[0].parent}")
+        install(COMPACT, files)
+        return load_generator(COMPACT).model
+
+
+def compact(rounds: int, width: int, height: int, precision: str) -> None:
+    """realesr-general-x4v3 through the engine and the default model through the engine,
+    alternating, each keeping its best time; then ncnn's CPU engine on the compact weights.
+    PSNR (RGB, 8-bit, whole image) against the compact network's plain fp32 forward.
+    `precision`: the engine's (auto: bf16 on AMX/AVX512-BF16 CPUs; the zoo's reference speed
+    is fp32)."""
+    keep_freed_memory()  # as the `rwsr` command does
+    image = test_photo(width, height)
+    model = compact_generator()
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        reference = from_float(
+            copy.deepcopy(model).float().eval()(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        )
+    upscalers = {
+        name: Upscaler(generator, precision=precision)
+        for name, generator in (
+            (COMPACT, model),
+            (DEFAULT_MODEL, load_generator(DEFAULT_MODEL).model),
+        )
+    }
+    for upscaler in upscalers.values():
+        upscaler.upscale(image[:32, :32])
+    times: dict[str, list[float]] = {name: [] for name in upscalers}
+    outputs = {}
+    for _ in range(rounds):
+        for name, upscaler in upscalers.items():
+            start = time.perf_counter()
+            outputs[name] = upscaler.upscale(image)
+            times[name].append(time.perf_counter() - start)
+    best = {name: min(seconds) for name, seconds in times.items()}
+    fast = best[COMPACT]
+    dtype = str(upscalers[COMPACT].dtype).removeprefix("torch.")
+    megapixels = width * height / 1e6
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {width}x{height} -> x4,"
+        f" engine in {dtype}, best of {rounds}"
+    )
+    print(
+        f"{COMPACT} engine:  {fast:7.2f} s  ({1 / fast:.3f} frames/s, {fast / megapixels:.1f}"
+        f" s/MP); PSNR vs its fp32 forward {psnr(outputs[COMPACT], reference):.2f} dB"
+    )
+    print(
+        f"{DEFAULT_MODEL} engine: {best[DEFAULT_MODEL]:7.2f} s; {COMPACT} is"
+        f" {best[DEFAULT_MODEL] / fast:.2f}x as fast; PSNR between the two models' outputs"
+        f" {psnr(outputs[COMPACT], outputs[DEFAULT_MODEL]):.2f} dB (how far apart, not quality)"
+    )
+    measured = ncnn_forward(rounds, COMPACT_NCNN, image)
+    if measured is None:
+        print("ncnn: skipped (pip install ncnn; needs ../shared/models/ncnn)")
+    else:
+        ncnn_seconds, ncnn_out = measured
+        print(
+            f"ncnn CPU, same weights: {ncnn_seconds:7.2f} s  ({1 / ncnn_seconds:.3f} frames/s);"
+            f" the engine is {ncnn_seconds / fast:.2f}x as fast; PSNR ncnn vs fp32"
+            f" {psnr(ncnn_out, reference):.2f} dB"
+        )
+    print(
+        f"zoo entry: cpu_speed=CpuSpeed({fast / megapixels:.1f}, date=..., machine=..."
+        f' {dtype}, how="rwsr\'s engine, {fast:.2f} s for a {width}x{height} photo at x4")'
+    )
+
+
 def memory_child() -> None:
     image = test_photo(2000, 1500)
     upscaler = Upscaler(load_generator(DEFAULT_MODEL).model)
@@ -275,6 +363,22 @@ def main() -> None:
         action="store_true",
         help="also time OpenVINO on the CPU (pip install openvino; minutes of conversion)",
     )
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help=f"time {COMPACT} beside ncnn on the same weights and {DEFAULT_MODEL}",
+    )
+    parser.add_argument(
+        "--size",
+        nargs=2,
+        type=int,
+        default=(300, 200),
+        metavar=("W", "H"),
+        help="input size for --compact",
+    )
+    parser.add_argument(
+        "--precision", default="auto", help="engine precision for --compact: auto, fp32, bf16"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,6 +389,8 @@ def main() -> None:
         memory_child()
     elif args.pair:
         pair(*args.pair, args.rounds)
+    elif args.compact:
+        compact(args.rounds, *args.size, args.precision)
     elif args.memory:
         # A fresh process, so the peak is this job's alone.
         subprocess.run([sys.executable, __file__, "--child"], check=True)

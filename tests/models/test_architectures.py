@@ -157,6 +157,7 @@ _GENERATOR_CASES = [
     ("rwsr-edl-x1-unshuffle4", 1, 16_697_987 + 5 * UNSHUFFLE + PAPER_HEAD),
     ("rwsr-edl-official-x4", 4, 16_697_987 + OFFICIAL_HEAD),
     ("rwsr-edl-official-x1", 1, 16_697_987 - 2 * UP_CONV + OFFICIAL_HEAD),
+    ("compact-x4", 4, 1_213_296),  # Real-ESRGAN realesr-general-x4v3's SRVGGNetCompact
 ]
 
 

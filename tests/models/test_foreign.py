@@ -12,7 +12,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from spandrel import ModelLoader
-from spandrel.architectures.Compact import Compact
 from spandrel.architectures.HAT import HAT
 from spandrel.architectures.PLKSR import RealPLKSR
 from spandrel.architectures.SPAN import SPAN
@@ -26,8 +25,9 @@ from rwsr.models.checkpoint import load_model, save_model
 from rwsr.models.foreign import SpandrelGenerator
 from rwsr.upscale.engine import Upscaler
 
-# Small x2 instances (windowed transformers, a large-kernel CNN, attention-free SPAN, and
-# Real-ESRGAN Compact): every code path of the full-size models, milliseconds per tile.
+# Small x2 instances (windowed transformers, a large-kernel CNN, attention-free SPAN): every
+# code path of the full-size models, milliseconds per tile. (Real-ESRGAN Compact loads
+# natively: tests/models/test_compact.py.)
 ARCHITECTURES = {
     "SwinIR": lambda: SwinIR(
         upscale=2, img_size=16, window_size=8, embed_dim=12, depths=[1], num_heads=[2],
@@ -38,9 +38,6 @@ ARCHITECTURES = {
         mlp_ratio=2, upsampler="pixelshuffle", compress_ratio=3, squeeze_factor=4,
     ),
     "SPAN": lambda: SPAN(num_in_ch=3, num_out_ch=3, feature_channels=12, upscale=2),
-    "RealESRGAN Compact": lambda: Compact(
-        num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=2
-    ),
     "PLKSR": lambda: RealPLKSR(dim=16, n_blocks=2, upscaling_factor=2),
 }  # fmt: skip
 
@@ -121,9 +118,9 @@ def test_rwsr_safetensors_of_a_spandrel_model_reload_identically(
 
 
 def test_a_requested_scale_that_contradicts_the_weights_is_an_error(tmp_path: Path) -> None:
-    weights = tmp_path / "compact.pth"
-    torch.save(_build("RealESRGAN Compact").state_dict(), weights)
-    with pytest.raises(CheckpointError, match="x2 RealESRGAN Compact, but x4 was requested"):
+    weights = tmp_path / "span.pth"
+    torch.save(_build("SPAN").state_dict(), weights)
+    with pytest.raises(CheckpointError, match="x2 SPAN, but x4 was requested"):
         load_model(weights, scale=4)
 
 

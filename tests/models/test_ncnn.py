@@ -1,4 +1,5 @@
-"""ncnn import on the two real models in ../shared/models/ncnn."""
+"""ncnn import: the real models in ../shared/models/ncnn (two RRDBNets, one SRVGGNetCompact),
+and compact graphs written here (no ../shared needed), checked against the ncnn runtime."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ncnn_files import write_compact_ncnn  # tests/models/ncnn_files.py
 from PIL import Image
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
 from rwsr.errors import CheckpointError
 from rwsr.models.checkpoint import load_model
+from rwsr.models.compact import CompactConfig, SRVGGNetCompact
 from rwsr.models.ncnn import TAG_FP16, convert_ncnn
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
@@ -109,3 +112,111 @@ def test_graph_that_is_not_an_rrdbnet(ncnn_models: Path, tmp_path: Path) -> None
     (tmp_path / "odd.param").write_text(text)
     with pytest.raises(CheckpointError, match="differs from the ncnn graph"):
         convert_ncnn(tmp_path / "odd.param", weights)
+
+
+# --------------------------------------------------------------------- SRVGGNetCompact graphs
+
+SMALL_COMPACT = CompactConfig(nf=8, num_conv=2, scale=2)
+
+
+@pytest.fixture
+def small_compact(tmp_path: Path) -> tuple[SRVGGNetCompact, Path, Path]:
+    torch.manual_seed(0)
+    model = SRVGGNetCompact(SMALL_COMPACT).eval()
+    with torch.no_grad():  # PyTorch starts every slope at 0.25: make them differ
+        for layer in model.body[1::2]:
+            layer.weight.uniform_(-0.5, 0.5)
+    param, weights = tmp_path / "small.param", tmp_path / "small.bin"
+    write_compact_ncnn(model, param, weights)
+    return model, param, weights
+
+
+@pytest.mark.parametrize("fp16", [True, False])
+def test_a_compact_graph_written_here_converts_to_the_same_network(
+    tmp_path: Path, fp16: bool
+) -> None:
+    torch.manual_seed(0)
+    model = SRVGGNetCompact(SMALL_COMPACT).eval()
+    param, weights = tmp_path / "c.param", tmp_path / "c.bin"
+    write_compact_ncnn(model, param, weights, fp16=fp16)
+    converted = convert_ncnn(param, weights)
+    assert isinstance(converted, SRVGGNetCompact) and converted.config == SMALL_COMPACT
+    expected = model.state_dict()
+    for key, tensor in converted.state_dict().items():
+        stored = expected[key]
+        if fp16 and stored.ndim == 4:  # convolution weights went through float16
+            stored = stored.half().float()
+        torch.testing.assert_close(tensor, stored, rtol=0, atol=0, msg=key)
+
+
+def test_the_ncnn_runtime_runs_the_graph_written_here_as_rwsr_does(
+    small_compact: tuple[SRVGGNetCompact, Path, Path],
+) -> None:
+    """The hand-written graph is a graph ncnn itself reads: its output is the converted
+    network's (fp32 arithmetic in ncnn)."""
+    ncnn = pytest.importorskip("ncnn")
+    _, param, weights = small_compact
+    converted = convert_ncnn(param, weights)
+    image = np.random.default_rng(0).random((3, 10, 14), dtype=np.float32)
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    for option in ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic"):
+        setattr(net.opt, option, False)
+    net.opt.use_bf16_storage = False
+    net.load_param(str(param))
+    net.load_model(str(weights))
+    extractor = net.create_extractor()
+    extractor.input("data", ncnn.Mat(image))
+    _, result = extractor.extract("output")
+    with torch.no_grad():
+        expected = converted(torch.from_numpy(image)[None])[0].numpy()
+    np.testing.assert_allclose(np.array(result), expected, atol=1e-5)
+
+
+def test_a_compact_graph_that_is_not_a_plain_compact_is_caught_by_running_it(
+    small_compact: tuple[SRVGGNetCompact, Path, Path], tmp_path: Path
+) -> None:
+    _, param, weights = small_compact
+    (tmp_path / "mul.param").write_text(param.read_text().replace("output 0=0", "output 0=2"))
+    with pytest.raises(CheckpointError, match="differs from the ncnn graph"):
+        convert_ncnn(tmp_path / "mul.param", weights)
+    (tmp_path / "x3.param").write_text(param.read_text().replace("2.000000e+00", "3.000000e+00"))
+    with pytest.raises(CheckpointError, match=r"x3\.param: the ncnn graph does not run"):
+        convert_ncnn(tmp_path / "x3.param", weights)
+
+
+def test_a_compact_graph_converts_through_the_cli(
+    small_compact: tuple[SRVGGNetCompact, Path, Path], tmp_path: Path
+) -> None:
+    _, param, weights = small_compact
+    out = tmp_path / "small.safetensors"
+    result = CliRunner().invoke(app, ["convert", "ncnn", str(param), str(weights), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    loaded = load_model(out)
+    assert loaded.config == SMALL_COMPACT and isinstance(loaded.model, SRVGGNetCompact)
+
+
+def test_realesr_general_x4v3_agrees_with_the_ncnn_runtime(
+    ncnn_models: Path, photo_rgb: np.ndarray
+) -> None:
+    """The real files (Upscayl's build of realesr-general-x4v3) run by the ncnn wheel with its
+    default CPU settings and by rwsr's converted network agree on a real photo."""
+    ncnn = pytest.importorskip("ncnn")
+    folder = ncnn_models / "realesr_general_x4v3"
+    param, weights = folder / "realesr-general-x4v3.param", folder / "realesr-general-x4v3.bin"
+    model = convert_ncnn(param, weights)
+    assert model.config == CompactConfig()
+    assert sum(p.numel() for p in model.parameters()) == 1_213_296
+    image = np.ascontiguousarray(photo_rgb[:48, :64])
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.load_param(str(param))
+    net.load_model(str(weights))
+    mat = ncnn.Mat.from_pixels(image, ncnn.Mat.PixelType.PIXEL_RGB, 64, 48)
+    mat.substract_mean_normalize([], [1 / 255.0] * 3)
+    extractor = net.create_extractor()
+    extractor.input("data", mat)
+    _, result = extractor.extract("output")
+    theirs = np.clip(np.rint(np.array(result).transpose(1, 2, 0) * 255), 0, 255)
+    assert theirs.shape == (192, 256, 3)
+    assert _psnr(_upscale(model, image), theirs) >= 45

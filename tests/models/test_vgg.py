@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from torchvision.models import VGG19_Weights, vgg19
+from torchvision.models.vgg import cfgs, make_layers
 
 from rwsr.errors import CheckpointError, WeightsUnavailableError
 from rwsr.models.pretrained import cache_path
@@ -92,3 +93,49 @@ def test_stays_in_eval_mode() -> None:
     extractor = VGGFeatureExtractor(layers=("relu2_2",), allow_random=True)
     extractor.train()
     assert not extractor.training
+
+
+def _stand_in(cfg: list, path: Path) -> Path:
+    """The first layers of a torchvision network (`cfg`: its conv stack, cut short), with the
+    real key names and shapes, saved as a weights file."""
+    torch.manual_seed(5)
+    layers = make_layers(cfg)
+    torch.save({f"features.{key}": value for key, value in layers.state_dict().items()}, path)
+    return path
+
+
+def test_a_given_file_is_used_even_where_a_random_vgg_is_allowed(tmp_path: Path) -> None:
+    path = _stand_in(cfgs["E"][:5], tmp_path / "vgg19-first-layers.pth")  # conv1_1 .. conv2_2
+    extractor = VGGFeatureExtractor(layers=("conv2_2",), weights_path=path, allow_random=True)
+    stored = torch.load(path)
+    for index in (0, 2, 5, 7):
+        torch.testing.assert_close(
+            extractor.features[index].weight, stored[f"features.{index}.weight"]
+        )
+
+
+ALEXNET_FEATURES = {  # torchvision's alexnet: (out, in, kernel) of features.0, .3, .6
+    "features.0.weight": (64, 3, 11, 11),
+    "features.0.bias": (64,),
+    "features.3.weight": (192, 64, 5, 5),
+    "features.3.bias": (192,),
+    "features.6.weight": (384, 192, 3, 3),
+}
+
+
+@pytest.mark.parametrize("allow_random", [True, False])
+def test_another_network_is_refused(tmp_path: Path, allow_random: bool) -> None:
+    alexnet = tmp_path / "alexnet-owt-7be5be79.pth"
+    torch.save({key: torch.zeros(shape) for key, shape in ALEXNET_FEATURES.items()}, alexnet)
+    with pytest.raises(
+        CheckpointError,
+        match=r"alexnet-owt-7be5be79\.pth: not a torchvision VGG19 state dict, .*"
+        r"features\.0\.weight is \(64, 3, 11, 11\), not \(64, 3, 3, 3\)",
+    ):
+        VGGFeatureExtractor(layers=("conv2_2",), weights_path=alexnet, allow_random=allow_random)
+    vgg16 = _stand_in(cfgs["D"][:11], tmp_path / "vgg16.pth")  # up to conv4_1 (features.17)
+    with pytest.raises(CheckpointError, match=r"features\.17\.weight .* is not in VGG19"):
+        VGGFeatureExtractor(layers=("conv2_2",), weights_path=vgg16, allow_random=allow_random)
+    too_short = _stand_in(cfgs["E"][:2], tmp_path / "conv1.pth")  # conv1_1, conv1_2 only
+    with pytest.raises(CheckpointError, match=r"features\.5\.weight is missing"):
+        VGGFeatureExtractor(layers=("conv2_2",), weights_path=too_short, allow_random=allow_random)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 from mos_helpers import ServerProcess
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from rwsr.cli.mos import app, study_config
+from rwsr.mos.config import StudyConfig
 
 TIMEOUT = 30
 
@@ -140,3 +142,15 @@ def test_folders_may_end_in_a_file_pattern(tmp_path: Path) -> None:
         ("LR", tmp_path / "RealSR", "*_LR4.png"),
     ]
     assert config.patches == 10 and config.seed == 0
+
+
+def test_a_negative_seed_is_refused_by_the_option(tmp_path: Path, study_dirs) -> None:
+    db = tmp_path / "study.sqlite"
+    code, output = invoke(*serve_args(db, study_dirs, "--seed", "-1"), "--db", str(db))
+    assert code == 2 and "Invalid value for '--seed'" in output and "Traceback" not in output
+    assert not db.exists()
+    for seed in (-1, 2**32):  # the Python API too (seeds are 32-bit numbers throughout)
+        with pytest.raises(ValidationError, match="seed"):
+            StudyConfig(
+                reference=tmp_path, methods=[{"name": "A", "directory": tmp_path}], seed=seed
+            )

@@ -96,3 +96,28 @@ def test_override_values_and_config_files_that_cannot_be_read(tmp_path: Path) ->
     path.write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(ConfigError, match="not a UTF-8 text file"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.lr_g=.inf", "optim.lr_g: Input should be a finite number"),
+        ("optim.lr_d=inf", "optim.lr_d: Input should be a finite number"),
+        ("optim.lr_g=1e30", "optim.lr_g: Input should be less than or equal to 1"),
+        ("loss.adv=.inf", "loss.adv: Input should be a finite number"),
+        ("loss.vgg_layers={conv2_2: .nan}", "loss.vgg_layers.conv2_2: Input should be a finite"),
+        ("loss.vgg_layers={conv2_2: -1}", "loss.vgg_layers.conv2_2: Input should be greater"),
+        ("loss.vgg_layers={conv2_2: 0}", "loss.vgg_layers: every weight is 0"),
+        ("optim.betas=[0.9, 1.5]", "optim.betas.1: Input should be less than 1"),
+        ("optim.gamma=.nan", "optim.gamma: Input should be a finite number"),
+        ("optim.milestones=[0, 5]", "optim.milestones.0: Input should be greater than or equal"),
+        ("data.sources.0.share=.inf", "data.sources.0.share: Input should be a finite number"),
+        ("seed=4294967296", "seed: Input should be less than or equal to 4294967295"),
+    ],
+)
+def test_numbers_must_be_finite_and_in_range(override: str, message: str) -> None:
+    """A NaN or infinite weight or rate (or a rate no network survives) is a config error,
+    not a run whose first step makes every weight NaN."""
+    with pytest.raises(ConfigError, match="1 problem") as caught:
+        load_config(REPO / "configs" / "tiny_cpu.yaml", [override], check_paths=False)
+    assert message in str(caught.value)

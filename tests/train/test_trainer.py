@@ -77,7 +77,7 @@ def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
         {"pix", "per", "adv", "d", "total", "lr_g", "it_per_s", "data_wait"} <= r.keys()
         for r in records
     )
-    assert records[-1]["lr_g"] == pytest.approx(0.5e-4)  # MultiStepLR halved at the milestone 2
+    assert records[-1]["lr_g"] == pytest.approx(0.5e-4)  # halved after the milestone 2
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     generator = load_model(run / "generator.safetensors")
     assert generator.config.rrdb.nb == 2 and generator.config.head.variant == "paper"

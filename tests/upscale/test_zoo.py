@@ -105,6 +105,20 @@ def test_offline_error_says_how_to_use_a_local_file(cache: Path) -> None:
     assert "--model PATH" in message and str(cache / "RealESRGAN_x4plus.pth") in message
 
 
+def test_offline_error_names_every_published_file_and_the_install_command(cache: Path) -> None:
+    entry = zoo_entry("realesr-general-x4v3")
+    offline = tuple(
+        dataclasses.replace(d, url=f"http://127.0.0.1:9/{Path(d.url).name}")
+        for d in entry.downloads
+    )
+    with pytest.raises(WeightsUnavailableError) as caught:
+        weights_path(dataclasses.replace(entry, downloads=offline), progress=False)
+    message = str(caught.value)
+    assert all(download.url in message for download in offline)
+    assert "`rwsr models install realesr-general-x4v3 FILE...`" in message
+    assert not list(cache.iterdir())  # nothing half-made is left in the cache
+
+
 def test_zoo_entries_are_complete_and_their_licence_texts_ship() -> None:
     package = Path(rwsr.__file__).parent
     for entry in ZOO:

@@ -46,7 +46,12 @@ def ncnn(
     ] = None,
     dtype: Annotated[str, typer.Option(help="Stored precision: float32 or float16.")] = "float32",
     seed: Annotated[
-        int, typer.Option(help="Seed for the new head's random weights (reproducible files).")
+        int,
+        typer.Option(
+            min=0,
+            max=2**32 - 1,
+            help="Seed for the new head's random weights (reproducible files).",
+        ),
     ] = 0,
     overwrite: Overwrite = False,
 ) -> None:
@@ -58,12 +63,11 @@ def ncnn(
     from rwsr.models.catalog import architecture_config, build_model
     from rwsr.models.edl import RWSREDL
     from rwsr.models.ncnn import ncnn_to_safetensors
-    from rwsr.outputs import check_output_file
 
     dtypes: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16}
     if dtype not in dtypes:
         raise ConfigError(f"--dtype must be one of {', '.join(dtypes)}, but got '{dtype}'")
-    check_output_file(output, overwrite=overwrite)
+    check_output(output, ".safetensors", overwrite=overwrite)
     target = None
     if into is not None:
         torch.manual_seed(seed)
@@ -98,6 +102,7 @@ def safetensors(
         photo=photo,
         overwrite=overwrite,
         metadata={"source": model, **_kept_metadata(loaded.metadata)},
+        name=model,
     )
     typer.echo(f"wrote {report.path}: {report.detail}")
 
@@ -122,17 +127,25 @@ def onnx(
     typer.echo(f"wrote {report.path}: {report.detail}")
 
 
+def check_output(output: Path, suffix: str, *, overwrite: bool) -> None:
+    """Every convert command's -o, before any work: the name must say what is written (a
+    .pth holding safetensors bytes is refused by every loader, as pickle), and the location
+    must be usable."""
+    from rwsr.outputs import check_output_file
+
+    if output.suffix.lower() != suffix:
+        raise InputError(f"-o {output}: expected a {suffix} file name (that is what is written)")
+    check_output_file(output, overwrite=overwrite)
+
+
 def _export_inputs(
     model: str, output: Path, suffix: str, check_image: Path | None, overwrite: bool
 ) -> tuple[LoadedModel, np.ndarray]:
     """The output checked (suffix, location) before the model and the check photo load."""
     from rwsr.models.export import check_photo
     from rwsr.models.zoo import load_generator
-    from rwsr.outputs import check_output_file
 
-    if output.suffix.lower() != suffix:
-        raise InputError(f"-o {output}: expected a {suffix} file name")
-    check_output_file(output, overwrite=overwrite)
+    check_output(output, suffix, overwrite=overwrite)
     photo = check_photo(check_image)
     return load_generator(model, progress=True), photo
 

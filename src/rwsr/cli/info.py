@@ -35,7 +35,14 @@ def info(
     )
     from rwsr.models.checkpoint import load_model
     from rwsr.models.rrdbnet import RRDBNetConfig
-    from rwsr.models.zoo import DEFAULT_MODEL, ZOO, weights_path, zoo_entry
+    from rwsr.models.zoo import (
+        DEFAULT_MODEL,
+        ZOO,
+        cpu_seconds_per_megapixel,
+        speed_basis,
+        weights_path,
+        zoo_entry,
+    )
 
     scales = typing.get_args(RRDBNetConfig.model_fields["scale"].annotation)
     if scale is not None and scale not in scales:
@@ -61,6 +68,10 @@ def info(
             "how it was made": entry.made,
             "file": f"{path} ({'bundled' if entry.bundled else 'cached'})",
             "sha256": f"{entry.sha256} (checked)",
+            "CPU cost": f"{entry.flops_per_pixel / 1e6:.2f} MFLOP per input pixel,"
+            f" {cpu_seconds_per_megapixel(entry.flops_per_pixel, entry.cpu_speed):.0f} s/MP"
+            + f" ({speed_basis(entry.cpu_speed)}"
+            + (f": {entry.cpu_speed.how})" if entry.cpu_speed else ")"),
         }
         rows.update(
             {f"meta.{k}": v for k, v in loaded.metadata.items() if k not in ("config", "format")}

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from rwsr.cli import bench, convert, evaluate, info, mos, noise, pairs, train, upscale
+from rwsr.cli import bench, convert, evaluate, info, models, mos, noise, pairs, train, upscale
 from rwsr.cli import ngdc as ngdc_command
 from rwsr.cli.common import keep_freed_memory
 
@@ -22,6 +22,7 @@ app.command("upscale")(upscale.upscale)
 app.command("info")(info.info)
 app.command("train")(train.train)
 app.add_typer(convert.app, name="convert")
+app.add_typer(models.app, name="models")
 app.add_typer(mos.app, name="mos")
 app.command("pairs")(pairs.pairs)
 app.add_typer(noise.app, name="noise")

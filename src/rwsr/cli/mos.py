@@ -97,7 +97,8 @@ def serve(
         bool | None, typer.Option("--allow-revisions", help="Let raters change earlier answers.")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of the patch positions (default 0).")
+        int | None,
+        typer.Option(min=0, max=2**32 - 1, help="Seed of the patch positions (default 0)."),
     ] = None,
     host: Annotated[
         str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes the study.")

@@ -119,6 +119,16 @@ def upscale(
             f" {upscaler.device} ({precision_name}), {len(jobs)} image(s)",
             err=True,
         )
+        if upscaler.device.type == "cpu":
+            from rwsr.models.cost import estimate_line, estimate_run, input_megapixels
+
+            todo = [job.source for job in jobs if overwrite or not job.output.exists()]
+            megapixels = input_megapixels(todo)
+            estimate = estimate_run(model, loaded.config, megapixels) if megapixels else None
+            if estimate is not None:
+                typer.echo(estimate_line(estimate, megapixels), err=True)
+                if estimate.advice:
+                    typer.echo(estimate.advice, err=True)
     results = upscale_jobs(
         upscaler, jobs, outscale=outscale, overwrite=overwrite, quality=quality, quiet=quiet
     )

@@ -13,13 +13,14 @@ from pydantic import Field, TypeAdapter, ValidationError
 from torch import nn
 
 from rwsr.errors import ConfigError
+from rwsr.models.compact import CompactConfig, SRVGGNetCompact
 from rwsr.models.discriminators import VGG128, PatchGAN, PatchGANConfig, VGG128Config
 from rwsr.models.edl import RWSREDL, EDLHeadConfig, RWSREDLConfig
 from rwsr.models.foreign import SPANDREL_VERSION, SpandrelConfig
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
 ModelConfig = Annotated[
-    RRDBNetConfig | RWSREDLConfig | PatchGANConfig | VGG128Config | SpandrelConfig,
+    RRDBNetConfig | RWSREDLConfig | CompactConfig | PatchGANConfig | VGG128Config | SpandrelConfig,
     Field(discriminator="arch"),
 ]
 _CONFIG_ADAPTER: TypeAdapter[ModelConfig] = TypeAdapter(ModelConfig)
@@ -44,6 +45,8 @@ BUILTIN_ARCHITECTURES: dict[str, ModelConfig] = {
     "rwsr-edl-x1-unshuffle4": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1, input_unshuffle=4)),
     "rwsr-edl-official-x4": RWSREDLConfig(rrdb=RRDBNetConfig(scale=4), head=_OFFICIAL_HEAD),
     "rwsr-edl-official-x1": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1), head=_OFFICIAL_HEAD),
+    # Real-ESRGAN's compact network (realesr-general-x4v3's sizes): ~15x fewer FLOPs than x4.
+    "compact-x4": CompactConfig(),
     "patchgan": PatchGANConfig(),
     "vgg128": VGG128Config(),
 }
@@ -74,6 +77,8 @@ def build_model(config: ModelConfig) -> nn.Module:
         return RRDBNet(config)
     if isinstance(config, RWSREDLConfig):
         return RWSREDL(config)
+    if isinstance(config, CompactConfig):
+        return SRVGGNetCompact(config)
     if isinstance(config, PatchGANConfig):
         return PatchGAN(config)
     if isinstance(config, VGG128Config):
@@ -89,7 +94,7 @@ def generator_scale(config: ModelConfig) -> int:
     """Output/input size ratio of a generator config."""
     if isinstance(config, RWSREDLConfig):
         return config.rrdb.scale
-    if isinstance(config, RRDBNetConfig | SpandrelConfig):
+    if isinstance(config, RRDBNetConfig | CompactConfig | SpandrelConfig):
         return config.scale
     raise ConfigError(f"'{config.arch}' is a discriminator, not a generator")
 
@@ -118,6 +123,13 @@ def describe(config: ModelConfig) -> dict[str, object]:
             "variant": variant,
             "scale": config.scale,
             "nb/nf/gc": f"{config.nb}/{config.nf}/{config.gc}",
+        }
+    if isinstance(config, CompactConfig):
+        return {
+            "architecture": "compact (Real-ESRGAN SRVGGNetCompact)",
+            "variant": f"{config.act_type}, pixel shuffle",
+            "scale": config.scale,
+            "nf/num_conv": f"{config.nf}/{config.num_conv}",
         }
     if isinstance(config, SpandrelConfig):
         return {

@@ -2,10 +2,10 @@
 from one.
 
 rwsr's own format is safetensors with the model config (JSON) in the file's metadata, so a
-file alone rebuilds the model. Foreign RRDB/EDL checkpoints are renamed by
-rwsr.models.layouts and sized by rwsr.models.shapes; any other key set goes to spandrel
-(rwsr.models.foreign), which knows the community architectures (SwinIR, HAT, DAT, SPAN,
-Real-ESRGAN Compact, ...). DataParallel/DDP `module.` and torch.compile `_orig_mod.`
+file alone rebuilds the model. Foreign RRDB/EDL and Real-ESRGAN Compact checkpoints are
+renamed by rwsr.models.layouts and sized by rwsr.models.shapes; any other key set goes to
+spandrel (rwsr.models.foreign), which knows the community architectures (SwinIR, HAT, DAT,
+SPAN, ...). DataParallel/DDP `module.` and torch.compile `_orig_mod.`
 prefixes are stripped here, and weights are found under `params_ema` (preferred), `params`
 or the other STATE_CONTAINER_KEYS.
 
@@ -249,6 +249,28 @@ def load_weights_into(
         raise CheckpointError(f"{path}: checkpoint does not match the model: {report.summary()}")
     model.load_state_dict(loadable, strict=False)
     return report
+
+
+def non_finite_tensors(model: nn.Module) -> list[str]:
+    """Names of the model's floating-point tensors (parameters and buffers) holding NaN/Inf."""
+    return [
+        key
+        for key, tensor in model.state_dict().items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+
+
+def check_finite_weights(model: nn.Module, name: object) -> None:
+    """Refuse a model with NaN/Inf weights, naming the tensors: it can only output NaN or
+    garbage, so whatever is made of it (a converted file, an export) would be broken too.
+    `name` is how the user named the model (its file or zoo name)."""
+    bad = non_finite_tensors(model)
+    if bad:
+        shown = ", ".join(bad[:4]) + (f", ... ({len(bad) - 4} more)" if len(bad) > 4 else "")
+        raise CheckpointError(
+            f"{name}: NaN/Inf weights in {len(bad)} of {len(model.state_dict())} tensors"
+            f" ({shown}); the model is broken (a training that diverged?), use another checkpoint"
+        )
 
 
 def widen_for_unshuffle(

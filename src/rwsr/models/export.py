@@ -9,6 +9,9 @@
   graph takes sizes that are multiples of a block (the smallest of 8, 16, 32, 64 for which
   both sizes agree), recorded in the file's metadata as `rwsr.size_multiple`.
 
+A model with NaN/Inf weights is refused before anything is written (the tensors named), and
+NaN never counts as agreement: a broken model cannot prove itself by matching itself.
+
 The photo is the bundled sample (a crop of a City100 iPhone X photo) unless one is given.
 """
 
@@ -30,10 +33,15 @@ import torch
 from torch import nn
 
 from rwsr.atomic import atomic_path
-from rwsr.errors import ConfigError, InputError
+from rwsr.errors import ConfigError, InputError, RwsrError
 from rwsr.metrics.psnr_ssim import psnr
 from rwsr.models.catalog import describe, generator_scale
-from rwsr.models.checkpoint import load_model, save_model
+from rwsr.models.checkpoint import (
+    check_finite_weights,
+    load_model,
+    non_finite_tensors,
+    save_model,
+)
 from rwsr.models.foreign import SpandrelGenerator
 
 CHECK_PSNR_DB = 50.0
@@ -73,7 +81,9 @@ def _crop(photo: np.ndarray, height: int, width: int) -> torch.Tensor:
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR (rwsr.metrics, RGB, no crop) of two 1x3xHxW outputs, both clipped to [0, 1]; inf
-    when identical."""
+    when identical, -inf when either holds NaN/Inf (NaN equal to NaN is no agreement)."""
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return -math.inf
     return float(psnr(*(np.clip(out[0].transpose(1, 2, 0), 0, 1) for out in (a, b))))
 
 
@@ -90,19 +100,28 @@ def export_safetensors(
     photo: np.ndarray,
     overwrite: bool,
     metadata: dict[str, str],
+    name: str,
 ) -> ExportReport:
-    """Write `model` as rwsr safetensors in `dtype`; the reload must match it exactly."""
+    """Write `model` as rwsr safetensors in `dtype`; the reload must match it exactly. `name`
+    is how errors name the model (its file or zoo name)."""
     if dtype not in STORE_DTYPES:
         raise ConfigError(f"--dtype must be one of {', '.join(STORE_DTYPES)}, but got '{dtype}'")
-    save_model(model, output, dtype=STORE_DTYPES[dtype], overwrite=overwrite, metadata=metadata)
+    check_finite_weights(model, name)
     source = copy.deepcopy(model).float().eval()  # the caller's model keeps its dtype and mode
     rounded = copy.deepcopy(source).to(STORE_DTYPES[dtype]).float()
+    overflowing = non_finite_tensors(rounded)  # float16 ends at 65504
+    if overflowing:
+        raise ConfigError(
+            f"{name}: weights beyond the range of {dtype} in {', '.join(overflowing[:4])};"
+            " use --dtype float32"
+        )
+    save_model(model, output, dtype=STORE_DTYPES[dtype], overwrite=overwrite, metadata=metadata)
     x = _crop(photo, *CHECK_SIZES[0])
     reloaded = _run(load_model(output).model.float().eval(), x)
     agreement = _psnr(reloaded, _run(rounded, x))
     if agreement != math.inf:
         output.unlink()
-        raise RuntimeError(
+        raise RwsrError(
             f"{output}: the reloaded file differs from the model ({agreement:.1f} dB); removed"
         )
     against_source = _psnr(reloaded, _run(source, x))
@@ -134,6 +153,7 @@ def export_onnx(
     name: str,
 ) -> ExportReport:
     """Write `model` as ONNX with dynamic height and width, verified with onnxruntime."""
+    check_finite_weights(model, name)
     try:
         import onnx
         import onnxruntime
@@ -185,7 +205,7 @@ def export_onnx(
             if agreement >= CHECK_PSNR_DB:
                 break
         else:
-            raise RuntimeError(
+            raise RwsrError(
                 f"{name}: onnxruntime does not reproduce the model at two sizes"
                 f" ({'; '.join(tried)}); no file written"
             )

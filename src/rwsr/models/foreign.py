@@ -1,11 +1,12 @@
-"""Community architectures (SwinIR, HAT, DAT, SPAN, Real-ESRGAN Compact, ...) through spandrel.
+"""Community architectures (SwinIR, HAT, DAT, SPAN, PLKSR, ...) through spandrel.
 
 spandrel (MIT; the loader behind chaiNNer and ComfyUI) detects an architecture from a state
-dict and builds it. rwsr asks it only for key sets its own loader does not know: the
-ESRGAN/RRDB family stays with rwsr's loader because that one reads every size from the shapes
-(spandrel builds RRDBNet with growth channels fixed at 32, so rwsr's own 16-channel models
-would not load), tells x3 from x2 with `--scale`, loads RWSR-EDL heads, and gives the fused
-RRDBNet the upscale engine and the trainer are built around. The state dict reaches spandrel
+dict and builds it. rwsr asks it only for key sets its own loader does not know (Real-ESRGAN
+Compact is rwsr's own too: rwsr.models.compact): the ESRGAN/RRDB family stays with rwsr's
+loader because that one reads every size from the shapes (spandrel builds RRDBNet with growth
+channels fixed at 32, so rwsr's own 16-channel models would not load), tells x3 from x2 with
+`--scale`, loads RWSR-EDL heads, and gives the fused RRDBNet the upscale engine and the
+trainer are built around. The state dict reaches spandrel
 only after rwsr's weights-only read: a pickle that carries code is refused before detection.
 """
 

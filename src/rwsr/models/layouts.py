@@ -7,6 +7,8 @@ Recognised by their key sets (LAYOUTS, tried in order):
 - Real-SR / official RWSR-EDL code: RRDB_trunk.N.RDBK.convJ, trunk_conv, upconv1/2, HRconv,
   plus branch1/branch2/sm/tail_conv1/tail_conv2 for the official head.
 - old ESRGAN: model.0, model.1.sub.N.RDBK.convJ.0, model.1.sub.NB (trunk conv), model.3/6/8/10.
+- Real-ESRGAN Compact (SRVGGNetCompact): body.N only, convolutions and PReLUs alternating;
+  rwsr's own names are the same (rwsr.models.compact).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from rwsr.errors import CheckpointError
-from rwsr.models.shapes import count_indices
+from rwsr.models.shapes import count_indices, is_compact
 
 
 class UnknownLayoutError(CheckpointError):
@@ -85,6 +87,10 @@ def _from_old_esrgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] 
     return _rename(state, rules)
 
 
+def _from_compact(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    return state if is_compact(state) else None
+
+
 # (name, what it is, converter to rwsr names or None when the keys don't match), tried in
 # order: the official layout shares conv_first/conv_last with BasicSR, so it goes first.
 LAYOUTS: tuple[tuple[str, str, Callable[[dict], dict | None]], ...] = (
@@ -99,15 +105,24 @@ LAYOUTS: tuple[tuple[str, str, Callable[[dict], dict | None]], ...] = (
         "rwsr / BasicSR / Real-ESRGAN (conv_first, body, conv_body, conv_up, conv_hr)",
         _from_native,
     ),
+    (
+        "compact",
+        "Real-ESRGAN Compact / SRVGGNetCompact (body.N: convolutions and PReLUs)",
+        _from_compact,
+    ),
 )
 
 
 def convert_to_native(
     state: dict[str, torch.Tensor], path: str | os.PathLike[str] = "<state>"
 ) -> tuple[str, dict[str, torch.Tensor]]:
-    """(layout name, state with rwsr parameter names) for any recognised layout."""
+    """(layout name, state with rwsr parameter names) for any recognised layout; block numbers
+    with a gap (rwsr.models.shapes.count_indices) are a CheckpointError naming the file."""
     for name, _, convert in LAYOUTS:
-        native = convert(state)
+        try:
+            native = convert(state)
+        except ValueError as error:
+            raise CheckpointError(f"{path}: {error}") from None
         if native is not None:
             return name, native
     sample = ", ".join(sorted(state)[:6]) or "(no tensors)"

@@ -1,13 +1,16 @@
-"""Import of ncnn RRDBNet models (e.g. realsr-ncnn-vulkan, Real-ESRGAN ncnn builds).
+"""Import of ncnn RRDBNet and SRVGGNetCompact models (e.g. realsr-ncnn-vulkan, Real-ESRGAN
+ncnn builds, Upscayl's models).
 
 No Python library reads ncnn files without the ncnn runtime, so the format is parsed here:
 the .param file is a text list of layers ("Type name n_in n_out inputs... outputs... k=v"),
 the .bin file stores, per Convolution in layer order, a 4-byte tag (0x01306B47: fp16 follows,
-0: fp32), the weights (out, in, kh, kw), 4-byte alignment, then the fp32 bias without a tag.
+0: fp32), the weights (out, in, kh, kw), 4-byte alignment, then the fp32 bias without a tag;
+per PReLU, its fp32 slopes without a tag.
 
-`convert_ncnn` maps the convolutions onto RRDBNet in module order and proves the mapping by
-running the ncnn graph itself (a small interpreter for the layer types RRDBNet exports use)
-and the converted RRDBNet on the same input: they must agree.
+`convert_ncnn` maps the convolutions (and PReLUs) onto RRDBNet or SRVGGNetCompact in module
+order and proves the mapping by running the ncnn graph itself (a small interpreter for the
+layer types these exports use) and the converted network on the same input: they must agree.
+A graph with PReLU or PixelShuffle layers is a compact one, any other an RRDBNet.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rwsr.errors import CheckpointError
+from rwsr.models.compact import CompactConfig, SRVGGNetCompact
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
 PARAM_MAGIC = "7767517"
@@ -90,7 +94,8 @@ def parse_param(path: str | os.PathLike[str]) -> NcnnGraph:
 
 
 def load_bin(graph: NcnnGraph, path: str | os.PathLike[str]) -> None:
-    """Attach fp32 weight and bias tensors to every Convolution of `graph`."""
+    """Attach fp32 weight and bias tensors to every Convolution of `graph`, and slopes (as
+    `weight`) to every PReLU."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -108,6 +113,12 @@ def load_bin(graph: NcnnGraph, path: str | os.PathLike[str]) -> None:
         return array
 
     for layer in graph.layers:
+        if layer.kind == "PReLU":
+            slopes = layer.int_param(0, 0)
+            if slopes <= 0:
+                raise CheckpointError(f"{path}: PReLU layer {layer.name} has no slopes")
+            layer.weight = torch.from_numpy(take(slopes, np.float32, f"{layer.name} slopes").copy())
+            continue
         if layer.kind != "Convolution":
             continue
         out_channels = layer.int_param(0, 0)
@@ -146,7 +157,8 @@ def load_bin(graph: NcnnGraph, path: str | os.PathLike[str]) -> None:
 
 
 def run_graph(graph: NcnnGraph, image: torch.Tensor) -> torch.Tensor:
-    """Execute the ncnn graph on a 1x3xHxW tensor (the layer types of RRDBNet exports only)."""
+    """Execute the ncnn graph on a 1x3xHxW tensor (the layer types of RRDBNet and
+    SRVGGNetCompact exports only)."""
     blobs: dict[str, torch.Tensor] = {}
     for layer in graph.layers:
         args = [blobs[name] for name in layer.inputs]
@@ -186,6 +198,10 @@ def run_graph(graph: NcnnGraph, image: torch.Tensor) -> torch.Tensor:
             result = F.interpolate(args[0], scale_factor=scale, mode="nearest")
         elif layer.kind in ("ReLU", "LeakyReLU"):
             result = F.leaky_relu(args[0], layer.float_param(0, 0.0))
+        elif layer.kind == "PReLU":
+            result = F.prelu(args[0], layer.weight)
+        elif layer.kind == "PixelShuffle" and layer.int_param(1, 0) == 0:  # PyTorch's order
+            result = F.pixel_shuffle(args[0], layer.int_param(0, 1))
         else:
             raise CheckpointError(
                 f"ncnn layer {layer.name}: {layer.kind} (with these params) is not supported"
@@ -216,26 +232,58 @@ def _rrdbnet_config(graph: NcnnGraph, path: Path) -> RRDBNetConfig:
     )
 
 
-def convert_ncnn(param_path: str | os.PathLike[str], bin_path: str | os.PathLike[str]) -> RRDBNet:
-    """Build an RRDBNet carrying the ncnn model's weights, verified against the ncnn graph."""
+def _compact_config(graph: NcnnGraph, path: Path) -> CompactConfig:
+    convs = graph.convolutions
+    prelus = [layer for layer in graph.layers if layer.kind == "PReLU"]
+    shuffles = [layer for layer in graph.layers if layer.kind == "PixelShuffle"]
+    if len(convs) < 2 or len(prelus) != len(convs) - 1 or len(shuffles) > 1:
+        raise CheckpointError(
+            f"{path}: the graph is not an SRVGGNetCompact ({len(convs)} convolutions,"
+            f" {len(prelus)} PReLU, {len(shuffles)} PixelShuffle)"
+        )
+    first = convs[0].weight
+    return CompactConfig(
+        scale=shuffles[0].int_param(0, 1) if shuffles else 1,
+        in_channels=first.shape[1],
+        out_channels=first.shape[1],
+        nf=first.shape[0],
+        num_conv=len(convs) - 2,
+    )
+
+
+def convert_ncnn(
+    param_path: str | os.PathLike[str], bin_path: str | os.PathLike[str]
+) -> RRDBNet | SRVGGNetCompact:
+    """Build an RRDBNet or SRVGGNetCompact carrying the ncnn model's weights, verified
+    against the ncnn graph."""
     param_path, bin_path = Path(param_path), Path(bin_path)
     graph = parse_param(param_path)
     load_bin(graph, bin_path)
-    config = _rrdbnet_config(graph, param_path)
-    model = RRDBNet(config).eval()
-    modules = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    if len(modules) != len(graph.convolutions):
+    compact = any(layer.kind in ("PReLU", "PixelShuffle") for layer in graph.layers)
+    try:
+        config = (_compact_config if compact else _rrdbnet_config)(graph, param_path)
+    except ValueError as error:  # sizes the config refuses (pydantic's ValidationError is one)
+        raise CheckpointError(f"{param_path}: unsupported network sizes ({error})") from None
+    model = (SRVGGNetCompact(config) if compact else RRDBNet(config)).eval()
+    name = type(model).__name__
+    # Layers with weights, in order: Convolution -> Conv2d, PReLU -> PReLU.
+    kinds = {nn.Conv2d: "Convolution", nn.PReLU: "PReLU"}
+    modules = [m for m in model.modules() if type(m) in kinds]
+    layers = [layer for layer in graph.layers if layer.kind in kinds.values()]
+    if [kinds[type(m)] for m in modules] != [layer.kind for layer in layers]:
         raise CheckpointError(
-            f"{param_path}: {len(graph.convolutions)} convolutions, RRDBNet has {len(modules)}"
+            f"{param_path}: {len(graph.convolutions)} convolutions and"
+            f" {len(layers) - len(graph.convolutions)} PReLU in the graph do not line up with"
+            f" the {len(modules)} layers of {name}"
         )
     with torch.no_grad():
-        for module, layer in zip(modules, graph.convolutions):
+        for module, layer in zip(modules, layers):
             if module.weight.shape != layer.weight.shape or (layer.bias is None) != (
-                module.bias is None
+                getattr(module, "bias", None) is None
             ):
                 raise CheckpointError(
                     f"{param_path}: layer {layer.name} has weights {tuple(layer.weight.shape)}, but"
-                    f" RRDBNet expects {tuple(module.weight.shape)} there: not an RRDBNet"
+                    f" {name} expects {tuple(module.weight.shape)} there: not an {name}"
                 )
             module.weight.copy_(layer.weight)
             if layer.bias is not None:
@@ -243,11 +291,16 @@ def convert_ncnn(param_path: str | os.PathLike[str], bin_path: str | os.PathLike
         probe = torch.rand(
             1, config.in_channels, 12, 12, generator=torch.Generator().manual_seed(0)
         )
-        difference = (run_graph(graph, probe) - model(probe)).abs().max().item()
+        try:
+            difference = (run_graph(graph, probe) - model(probe)).abs().max().item()
+        except RuntimeError as error:  # e.g. branches of different sizes meet at an add
+            raise CheckpointError(
+                f"{param_path}: the ncnn graph does not run as a {name} ({error})"
+            ) from None
     if difference > AGREEMENT_TOLERANCE:
         raise CheckpointError(
-            f"{param_path}: the converted RRDBNet differs from the ncnn graph by {difference:.2e}"
-            f" (more than {AGREEMENT_TOLERANCE}); the graph is not a plain RRDBNet"
+            f"{param_path}: the converted {name} differs from the ncnn graph by {difference:.2e}"
+            f" (more than {AGREEMENT_TOLERANCE}); the graph is not a plain {name}"
         )
     return model
 
@@ -261,12 +314,13 @@ def ncnn_to_safetensors(
     into: nn.Module | None = None,
     overwrite: bool = False,
 ) -> nn.Module:
-    """Convert an ncnn RRDBNet and write it as rwsr safetensors; the same files give the same
-    bytes (the zoo pins the hash of what this writes). `into`: an RWSR-EDL generator whose
-    trunk takes the weights (its head keeps its initialisation)."""
-    from rwsr.models.checkpoint import load_weights_into, save_model
+    """Convert an ncnn RRDBNet or SRVGGNetCompact and write it as rwsr safetensors; the same
+    files give the same bytes (the zoo pins the hash of what this writes). `into`: an RWSR-EDL
+    generator whose RRDB trunk takes the weights (its head keeps its initialisation)."""
+    from rwsr.models.checkpoint import check_finite_weights, load_weights_into, save_model
 
     model: nn.Module = convert_ncnn(param_path, bin_path)
+    check_finite_weights(model, bin_path)  # NaN weights would also pass the graph comparison
     if into is not None:
         if getattr(into.config, "rrdb", None) != model.config:
             raise CheckpointError(

@@ -5,14 +5,16 @@ VGG19's weights are not at hand. Both are torchvision's ImageNet weights.
 
 The ImageNet weights come from torchvision's download (cached under the torch hub
 directory) or from a local file; offline, the error says how to supply one. A randomly
-initialised VGG is only built when explicitly asked for (`allow_random=True`), so nobody
-trains against a random network by accident.
+initialised VGG is only built when explicitly asked for (`allow_random=True`) and no file is
+given, so nobody trains against a random network by accident. Every weights file must be the
+named network: its `features.*` tensors have that network's names and shapes (an AlexNet or
+the other VGG is refused), and every layer the extractor uses is there.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +59,39 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _features_of(
+    state: object, features: nn.Sequential, last: int, *, source: object, network: str
+) -> dict[str, torch.Tensor]:
+    """The `features.*` tensors of a torchvision state dict, renamed to `features`' own keys;
+    refused unless every one has the network's name and shape and the layers up to `last`
+    (the deepest one used) are all there."""
+    own = features.state_dict()
+    if not isinstance(state, Mapping):
+        raise CheckpointError(
+            f"{source}: not a torchvision {network} state dict (a {type(state).__name__})"
+        )
+    found = {
+        key.removeprefix("features."): value
+        for key, value in state.items()
+        if isinstance(key, str) and key.startswith("features.")
+    }
+    problems = []
+    for key, value in found.items():
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        if key not in own:
+            problems.append(f"features.{key} {shape} is not in {network}")
+        elif shape != tuple(own[key].shape):
+            problems.append(f"features.{key} is {shape}, not {tuple(own[key].shape)}")
+    needed = [key for key in own if int(key.split(".")[0]) <= last]
+    problems += [f"features.{key} is missing" for key in needed if key not in found]
+    if problems:
+        raise CheckpointError(
+            f"{source}: not a torchvision {network} state dict, {len(problems)} problem(s):"
+            f" {'; '.join(problems[:3])}"
+        )
+    return found
+
+
 class VGGFeatureExtractor(nn.Module):
     """Maps NCHW RGB in [0, 1] to a dict of named VGG feature maps (ImageNet-normalised
     input, frozen weights, eval mode). `layers` are names of `net`'s layers (conv5_4, ...)."""
@@ -83,7 +118,8 @@ class VGGFeatureExtractor(nn.Module):
             )
         # The conv stack only: the 100M-parameter classifier is never needed.
         features = make_layers(cfgs[spec.cfg])
-        if not allow_random:
+        last = max(spec.layer_names.index(name) for name in layers)
+        if weights_path is not None or not allow_random:
             state = load_weights(
                 spec.weights,
                 weights_path,
@@ -91,23 +127,14 @@ class VGGFeatureExtractor(nn.Module):
                 network=spec.name,
                 option=option,
             )
-            try:
-                features.load_state_dict(
-                    {
-                        k.removeprefix("features."): v
-                        for k, v in state.items()
-                        if k.startswith("features.")
-                    }
-                )
-            except (RuntimeError, TypeError, AttributeError) as error:
-                raise CheckpointError(
-                    f"{weights_path or cache_path(spec.weights)}: not a torchvision"
-                    f" {spec.name} state dict ({error})"
-                ) from None
+            source = weights_path or cache_path(spec.weights)
+            features.load_state_dict(
+                _features_of(state, features, last, source=source, network=spec.name),
+                strict=False,
+            )
         self.net = net
         self.layer_names = spec.layer_names
         self.layers = tuple(layers)
-        last = max(spec.layer_names.index(name) for name in layers)
         # Non-inplace ReLUs, so a conv output we return is not overwritten by the next ReLU.
         modules = [
             nn.ReLU() if isinstance(module, nn.ReLU) else module for module in features[: last + 1]

@@ -67,7 +67,8 @@ class StudyConfig(BaseModel):
     patches_per_rater: int | None = Field(default=None, ge=1)
     # Without revisions the first answer stands, as in a classic absolute-category-rating test.
     allow_revisions: bool = False
-    seed: int = 0
+    # numpy's generator takes any seed >= 0; 32 bits, as every other seed of rwsr.
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
 
     _reference_pattern = field_validator("reference_pattern")(_file_pattern)
 

@@ -3,7 +3,9 @@
 A run is described by one YAML file (see configs/) plus `key=value` overrides on the command
 line (`optim.iterations=2000`, `loss.adv=0`). Unknown keys, wrong types, missing paths and
 impossible combinations are reported together, one clear line each; an unknown key comes
-with the closest valid names. The resolved config is stored in every checkpoint.
+with the closest valid names. Every number must be in its range and finite (`.nan` and `.inf`
+are refused in every section, by one setting of _Section). The resolved config is stored in
+every checkpoint.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -31,7 +33,12 @@ from rwsr.train.losses import Routing
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A NaN or infinite weight or rate turns every weight NaN at the first step.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+Weight = Annotated[float, Field(ge=0)]
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
 class SourceConfig(_Section):
@@ -120,7 +127,7 @@ class LossConfig(_Section):
     perceptual_net: Literal["vgg19", "vgg16"] = Field(
         "vgg19", description="ImageNet network of L_per (the paper: VGG19)"
     )
-    vgg_layers: dict[str, float] | None = Field(
+    vgg_layers: dict[str, Weight] | None = Field(
         None, description="layer -> weight; None = the last conv before ReLU (VGG19 conv5_4)"
     )
     vgg_weights: Path | None = Field(
@@ -131,18 +138,23 @@ class LossConfig(_Section):
 
 class OptimConfig(_Section):
     iterations: int = Field(150_000, ge=1)
-    lr_g: float = Field(1e-4, gt=0)
-    lr_d: float = Field(1e-4, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    milestones: list[int] = Field(default_factory=lambda: [10_000, 30_000, 50_000, 80_000, 120_000])
-    gamma: float = Field(0.5, gt=0)
+    # Adam moves each weight by up to about lr per step; weights are far smaller than 1, so a
+    # larger rate can only destroy them.
+    lr_g: float = Field(1e-4, gt=0, le=1)
+    lr_d: float = Field(1e-4, gt=0, le=1)
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
+    milestones: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [10_000, 30_000, 50_000, 80_000, 120_000],
+        description="iterations after which the learning rates are multiplied by gamma",
+    )
+    gamma: float = Field(0.5, gt=0, le=1, description="a decay: 1 keeps the rates")
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of G, e.g. 0.999")
 
 
 class TrainConfig(_Section):
     name: str = Field(description="run name: the run folder is output_dir/name")
     output_dir: Path = Path("runs")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="32 bits, as every seed of rwsr")
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     data: DataConfig
@@ -183,6 +195,10 @@ class TrainConfig(_Section):
             problems.append(
                 f"loss.vgg_layers: {', '.join(unknown)} not in {net.name}"
                 f" (its last conv is {net.default_layer})"
+            )
+        if self.loss.per > 0 and self.loss.vgg_layers and not any(self.loss.vgg_layers.values()):
+            problems.append(
+                "loss.vgg_layers: every weight is 0 (to train without L_per: loss.per=0)"
             )
         if self.validation.best_metric == "lpips" and not self.validation.lpips:
             problems.append("validation.best_metric lpips needs validation.lpips true")

@@ -1,14 +1,18 @@
 """Training logs: JSON Lines always, TensorBoard when installed, and a PNG of the curves
-(losses, validation PSNR/LPIPS against iteration, like the paper's Fig. 3)."""
+(losses, validation PSNR/LPIPS against iteration, like the paper's Fig. 3).
+
+Every line is standard JSON, which has no NaN or Infinity: such a value (an infinite PSNR of
+identical images) is written as null."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from rwsr.atomic import write_bytes_atomic
-from rwsr.errors import RwsrError
+from rwsr.errors import InputError
 
 
 class RunLog:
@@ -21,7 +25,7 @@ class RunLog:
         self.path = run_dir / "log.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept = [r for r in read_log(self.path) if r["iteration"] <= start_iteration]
-        text = "".join(json.dumps(r) + "\n" for r in kept)
+        text = "".join(_line(r) for r in kept)
         write_bytes_atomic(self.path, text.encode("utf-8"), overwrite=True)
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -35,7 +39,7 @@ class RunLog:
     def write(self, kind: str, iteration: int, values: dict[str, Any]) -> None:
         record = {"kind": kind, "iteration": iteration, **values}
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(_line(record))
         if self._tensorboard is not None:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
@@ -46,20 +50,45 @@ class RunLog:
             self._tensorboard.close()
 
 
+def _line(record: dict[str, Any]) -> str:
+    """One record as a line of standard JSON (NaN and infinities become null)."""
+    finite = {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in record.items()
+    }
+    return json.dumps(finite, allow_nan=False) + "\n"
+
+
 def read_log(path: Path) -> list[dict[str, Any]]:
-    """The records of a log; a last line cut short by a kill is left out (earlier lines are
-    whole: each record is one append)."""
-    if not path.is_file():
+    """The records of a log (none if there is no log); a last line cut short by a kill is
+    left out (earlier lines are whole: each record is one append). A log that cannot be read
+    or continued is an InputError naming it, so a resumed run stops before its set-up."""
+    if not path.exists() and not path.is_symlink():
         return []
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not path.is_file():
+        raise InputError(f"{path}: the run's log is not a file; move it away to continue the run")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the run's log is not UTF-8 text (JSON lines)") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the run's log ({error.strerror})") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     records = []
     for number, line in enumerate(lines, start=1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             if number == len(lines):
                 break
-            raise RwsrError(f"{path}: line {number} is not a JSON record") from None
+            raise InputError(f"{path}: line {number} is not a JSON record") from None
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("kind"), str)
+            and isinstance(record.get("iteration"), int)
+        ):
+            raise InputError(f"{path}: line {number} is not a log record (kind, iteration)")
+        records.append(record)
     return records
 
 
@@ -78,7 +107,7 @@ def plot_curves(log_path: Path, out_path: Path) -> None:
     figure, axes = plt.subplots(1, 3 if val else 1, figsize=(15 if val else 6, 4), squeeze=False)
     loss_axis = axes[0][0]
     for key in ("pix", "per", "adv", "d"):
-        points = [(r["iteration"], r[key]) for r in train if key in r]
+        points = [(r["iteration"], r[key]) for r in train if r.get(key) is not None]
         if points:
             loss_axis.plot(*zip(*points), label=f"L_{key}")
     loss_axis.set(

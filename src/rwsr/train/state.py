@@ -1,9 +1,10 @@
 """Training checkpoints: one plain dict per file, written atomically, read with
 torch.load(weights_only=True).
 
-A checkpoint holds everything `--resume` needs to continue exactly: G, D, optimisers,
-schedulers, grad scaler, EMA, RNG states, the iteration, the resolved config and the best
-validation result. `iter_NNNNNNN.pt` files are rotated (the newest N kept); `best.pt` is
+A checkpoint holds everything `--resume` needs to continue exactly: G, D, optimisers, grad
+scaler, EMA, RNG states, the iteration (which sets the learning rates), the resolved config
+and the best validation result (checkpoints of earlier versions also hold scheduler states,
+which are not needed). `iter_NNNNNNN.pt` files are rotated (the newest N kept); `best.pt` is
 the best validation so far; `generator.safetensors` is the latest G (EMA if enabled) in the
 rwsr format that `rwsr upscale --model` takes.
 """
@@ -48,7 +49,7 @@ def save_checkpoint(state: dict[str, Any], path: Path, *, keep: int | None = Non
             stale.unlink(missing_ok=True)
 
 
-REQUIRED_KEYS = frozenset({"iteration", "config", "generator", "opt_g", "sched_g", "rng"})
+REQUIRED_KEYS = frozenset({"iteration", "config", "generator", "opt_g", "rng"})
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -3,16 +3,19 @@
 `setup` opens everything a run needs before its first step (data sources, noise banks, the
 init checkpoint, VGG and LPIPS weights, validation pairs), so a missing file stops the run at
 once; `train_step` is one G step on the routed losses and one D step (RaGAN on the fused
-output); `train` is the loop: steps, schedulers, logs, then per interval the checkpoint first
-and the validation after it (a validation that fails never costs the iteration's checkpoint).
+output); `train` is the loop: learning rates, steps, logs, then per interval the checkpoint
+first and the validation after it (a validation that fails never costs the iteration's
+checkpoint). `check_health` runs before anything is saved: a run whose every step was
+skipped, or whose weights are no longer finite, stops with an error instead of writing them.
 
 Multi-GPU and multi-node: start with torchrun; `init_distributed` and `wrap_ddp` are the one
 DDP block, keyed on its environment (RANK, WORLD_SIZE, LOCAL_RANK); gloo on the CPU, NCCL on
 GPUs.
 
 Exact resume: the data order of epoch e is a function of (seed, e, rank) alone
-(rwsr.train.data), and the RNG, optimiser, scheduler, scaler and EMA states are restored, so
-N + M iterations equal N, kill, resume, M.
+(rwsr.train.data), the learning rate of a step a function of its iteration (`learning_rate`),
+and the RNG, optimiser, scaler and EMA states are restored, so N + M iterations equal N,
+kill, resume, M.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from rwsr.errors import ConfigError, RwsrError
 from rwsr.models.catalog import architecture_config, build_model, generator_scale
 from rwsr.models.checkpoint import (
     load_weights_into,
+    non_finite_tensors,
     read_checkpoint,
     save_model,
     widen_for_unshuffle,
@@ -48,9 +52,9 @@ from rwsr.models.edl import RWSREDL, RWSREDLConfig
 from rwsr.models.layouts import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
-from rwsr.train.config import TrainConfig
+from rwsr.train.config import OptimConfig, TrainConfig
 from rwsr.train.data import TrainingData, build_training_data, epoch_batches
-from rwsr.train.logs import RunLog, plot_curves
+from rwsr.train.logs import RunLog, plot_curves, read_log
 from rwsr.train.losses import PerceptualLoss, discriminator_loss, generator_losses
 from rwsr.train.state import (
     checkpoint_path,
@@ -133,13 +137,12 @@ class Run:
     perceptual: PerceptualLoss | None
     ema: AveragedModel | None
     opt_g: torch.optim.Optimizer
-    sched_g: torch.optim.lr_scheduler.LRScheduler
     opt_d: torch.optim.Optimizer | None
-    sched_d: torch.optim.lr_scheduler.LRScheduler | None
     scaler: torch.amp.GradScaler
     validator: Validator | None
     iteration: int = 0
     best: dict[str, float] | None = None
+    updates: int = 0  # steps of this process that changed the weights (not skipped)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -211,8 +214,9 @@ def perceptual_description(config: TrainConfig) -> str:
         return "none"
     net = PERCEPTUAL_NETS[config.loss.perceptual_net]
     layers = ", ".join(config.loss.vgg_layers or [net.default_layer])
-    random = " (RANDOM weights: tests only)" if config.loss.allow_random_vgg else " (ImageNet)"
-    return f"{net.name} {layers}{random}"
+    random = config.loss.allow_random_vgg and config.loss.vgg_weights is None  # a file is used
+    weights = " (RANDOM weights: tests only)" if random else " (ImageNet)"
+    return f"{net.name} {layers}{weights}"
 
 
 def setup(config: TrainConfig) -> Run:
@@ -280,11 +284,7 @@ def setup(config: TrainConfig) -> Run:
         perceptual=perceptual,
         ema=ema,
         opt_g=opt_g,
-        sched_g=torch.optim.lr_scheduler.MultiStepLR(opt_g, optim.milestones, optim.gamma),
         opt_d=opt_d,
-        sched_d=torch.optim.lr_scheduler.MultiStepLR(opt_d, optim.milestones, optim.gamma)
-        if opt_d is not None
-        else None,
         scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
         validator=validator,
     )
@@ -315,9 +315,7 @@ def training_state(run: Run) -> dict[str, Any]:
         "ema_updates": int(run.ema.n_averaged) if run.ema is not None else None,
         "discriminator": _state_or_none(unwrap(run.discriminator) if run.discriminator else None),
         "opt_g": run.opt_g.state_dict(),
-        "sched_g": run.sched_g.state_dict(),
         "opt_d": _state_or_none(run.opt_d),
-        "sched_d": _state_or_none(run.sched_d),
         "scaler": run.scaler.state_dict(),
         "rng": all_rng,
         "best": run.best,
@@ -374,12 +372,10 @@ def restore(run: Run, path: Path) -> None:
             " model.init_from to reuse its weights"
         )
     unwrap(run.generator).load_state_dict(state["generator"])
-    run.opt_g.load_state_dict(state["opt_g"])
-    run.sched_g.load_state_dict(state["sched_g"])
+    run.opt_g.load_state_dict(state["opt_g"])  # learning rates follow the iteration
     if run.discriminator is not None:
         unwrap(run.discriminator).load_state_dict(state["discriminator"])
         run.opt_d.load_state_dict(state["opt_d"])
-        run.sched_d.load_state_dict(state["sched_d"])
     if run.ema is not None:
         run.ema.module.load_state_dict(state["generator_ema"])
         run.ema.n_averaged.fill_(state["ema_updates"])
@@ -390,8 +386,39 @@ def restore(run: Run, path: Path) -> None:
     run.say(f"resumed from {path} at iteration {run.iteration}")
 
 
+def _last_good(run: Run) -> str:
+    checkpoint = latest_checkpoint(run.run_dir)
+    return f"the last good checkpoint is {checkpoint}" if checkpoint else "it has no checkpoint yet"
+
+
+def check_health(run: Run) -> None:
+    """The one check before anything is saved: a run whose every step so far was skipped has
+    trained nothing, and NaN/Inf weights (a learning rate or loss weight that blew up) would
+    make every later checkpoint and the exported generator broken; both stop the run."""
+    if run.updates == 0:
+        raise TrainingError(
+            f"every step of this run up to iteration {run.iteration} was skipped (non-finite"
+            f" losses): nothing was saved, and {_last_good(run)}; lower the loss weights or"
+            " learning rates, or set precision=fp32"
+        )
+    parts = {
+        "G": unwrap(run.generator),
+        "the EMA of G": run.ema.module if run.ema is not None else None,
+        "D": unwrap(run.discriminator) if run.discriminator is not None else None,
+    }
+    for what, model in parts.items():
+        bad = non_finite_tensors(model) if model is not None else []
+        if bad:
+            raise TrainingError(
+                f"iteration {run.iteration}: {what} has NaN/Inf weights in {len(bad)} tensors"
+                f" ({', '.join(bad[:3])}): nothing was saved, and {_last_good(run)};"
+                " lower optim.lr_g / optim.lr_d or the loss weights"
+            )
+
+
 def save(run: Run) -> None:
-    """The iteration's checkpoint (rotated) and the exported generator."""
+    """The iteration's checkpoint (rotated) and the exported generator, once healthy."""
+    check_health(run)
     state = training_state(run)
     if not run.ddp.main:
         return
@@ -435,6 +462,21 @@ def validate(run: Run, log: RunLog | None) -> None:
 
 
 # ----------------------------------------------------------------------------- one step
+
+
+def learning_rate(base: float, optim: OptimConfig, iteration: int) -> float:
+    """The rate of `iteration`'s step: `base` times gamma for each milestone before it (with
+    a milestone at 10,000, iteration 10,001 is the first at half the rate). A function of the
+    iteration alone, so skipped steps and resumed runs keep the schedule; no torch scheduler
+    has to be stepped around a skipped optimizer step."""
+    return base * optim.gamma ** sum(milestone < iteration for milestone in optim.milestones)
+
+
+def set_learning_rates(run: Run) -> None:
+    optim = run.config.optim
+    for optimizer, base in ((run.opt_g, optim.lr_g), (run.opt_d, optim.lr_d)):
+        for group in optimizer.param_groups if optimizer is not None else ():
+            group["lr"] = learning_rate(base, optim, run.iteration)
 
 
 def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
@@ -511,6 +553,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             f"{run_dir} already holds checkpoints; pass --resume to continue it or pick"
             " another name"
         )
+    read_log(run_dir / "log.jsonl")  # a log the run cannot continue stops it before set-up
     run = setup(config)
     if resume == "latest" and resume_path is None:
         run.say(f"no checkpoint in {run_dir / 'checkpoints'}; starting from iteration 0")
@@ -544,6 +587,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         waited = time.perf_counter()
         batch = next(batches)
         data_wait += time.perf_counter() - waited
+        set_learning_rates(run)
         values = train_step(run, batch)
         if values is None:
             bad_steps += 1
@@ -554,17 +598,14 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             if bad_steps >= config.max_bad_steps:
                 raise TrainingError(
                     f"{bad_steps} consecutive non-finite steps up to iteration {run.iteration};"
-                    f" stopped. The last good checkpoint is {latest_checkpoint(run.run_dir)};"
-                    " try a lower learning rate or --precision fp32"
+                    f" stopped, and {_last_good(run)}; try a lower learning rate or"
+                    " precision=fp32"
                 )
         else:
             bad_steps = 0
+            run.updates += 1
             for name, value in values.items():
                 window.setdefault(name, []).append(value)
-        # Schedules follow the iteration count, skipped steps included, as resume does.
-        run.sched_g.step()
-        if run.sched_d is not None:
-            run.sched_d.step()
         bar.update(1)
         last = run.iteration == config.optim.iterations
         if run.iteration % config.log_every == 0 or last:
@@ -572,7 +613,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             steps = len(window.get("total", [])) or 1
             record = {k: sum(v) / len(v) for k, v in window.items()}
             record.update(
-                lr_g=run.sched_g.get_last_lr()[0],
+                lr_g=run.opt_g.param_groups[0]["lr"],
                 it_per_s=steps / elapsed,
                 data_wait=data_wait / elapsed,
                 world_size=run.ddp.world,

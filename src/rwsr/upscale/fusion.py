@@ -10,6 +10,10 @@ stages, both heads); the result is for inference only (oneDNN's fused call has n
 The fused call is PyTorch's own (`torch.ops.mkldnn._convolution_pointwise`, what
 torch.compile emits for the same pattern). It is private, so every use is checked first:
 where it is missing or disagrees with the unfused layers, the model is left as it is.
+
+SRVGGNetCompact's PReLUs stay unfused: PReLU has a slope per channel, not LeakyReLU's one,
+and the fused call has no such post-op (torch 2.14: attr "prelu" raises "Fusion behavior
+undefined"; tests/models/test_compact.py asks it again, to tell when it does).
 """
 
 from __future__ import annotations
