@@ -150,6 +150,7 @@ def evaluate(
         "--baseline=identity",
         f"--metrics={metrics}",
         f"--crop-border={table.crop_border}",
+        "--precision=fp32",  # the trained weights' scores, as validation gives, on any host
         f"--lpips-backbone={lpips_backbone}",
         *([f"--title={title}"] if title else []),
         f"--output={output}",
