@@ -7,7 +7,19 @@ import sys
 
 import typer
 
-from rwsr.cli import bench, convert, evaluate, info, models, mos, noise, pairs, train, upscale
+from rwsr.cli import (
+    bench,
+    convert,
+    distill,
+    evaluate,
+    info,
+    models,
+    mos,
+    noise,
+    pairs,
+    train,
+    upscale,
+)
 from rwsr.cli import ngdc as ngdc_command
 from rwsr.cli.common import keep_freed_memory
 
@@ -21,7 +33,8 @@ app = typer.Typer(
 app.command("upscale")(upscale.upscale)
 app.command("info")(info.info)
 app.command("train")(train.train)
-app.add_typer(convert.app, name="convert")
+app.command("distill")(distill.distill)
+app.command("convert")(convert.convert)
 app.add_typer(models.app, name="models")
 app.add_typer(mos.app, name="mos")
 app.command("pairs")(pairs.pairs)
@@ -33,7 +46,7 @@ app.command("bench")(bench.bench)
 
 # The commands whose tensors are large and repeat (frames, training steps): there keeping
 # freed memory pays; a long-running server such as `rwsr mos serve` should give it back.
-KEEPS_FREED_MEMORY = frozenset({"upscale", "train", "evaluate", "bench"})
+KEEPS_FREED_MEMORY = frozenset({"upscale", "train", "distill", "evaluate", "bench"})
 
 
 def main() -> None:
