@@ -1,5 +1,5 @@
 """`rwsr convert` refusals: an output name that does not say what is written, and models whose
-weights or outputs are not finite (nothing is written for them)."""
+weights or outputs are not finite (nothing is written for them), for every output format."""
 
 from __future__ import annotations
 
@@ -33,46 +33,57 @@ def _tiny_file(path: Path, fill: float | None = None, *, signs: bool = False) ->
 
 
 def test_ncnn_output_must_be_named_safetensors(tmp_path: Path) -> None:
-    """The suffix is checked before the ncnn files are even read."""
+    """The suffix is checked before the ncnn files are even read (earlier spelling: its
+    output is rwsr safetensors)."""
     out = tmp_path / "model.pth"
     code, output = _convert("ncnn", "x4.param", "x4.bin", "-o", str(out))
     assert code == 1 and f"-o {out}: expected a .safetensors file name" in output
     assert not out.exists()
 
 
-@pytest.mark.parametrize(
-    ("command", "suffix"), [("onnx", ".onnx"), ("safetensors", ".safetensors")]
-)
+@pytest.mark.parametrize("suffix", [".onnx", ".safetensors", ".param"])
 def test_nan_weights_are_refused_by_name_and_nothing_is_written(
-    tmp_path: Path, command: str, suffix: str
+    tmp_path: Path, suffix: str
 ) -> None:
     source = _tiny_file(tmp_path / "diverged.safetensors", float("nan"))
     out = tmp_path / f"out{suffix}"
-    code, output = _convert(command, str(source), "-o", str(out))
+    code, output = _convert(str(source), "-o", str(out))
     assert code == 1 and "Traceback" not in output
     (line,) = [line for line in output.splitlines() if line.startswith("error:")]
     assert line.startswith(
         f"error: {source}: NaN/Inf weights in 38 of 38 tensors (conv_first.weight, "
     )
-    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diverged.safetensors"]
 
 
-def test_float16_overflow_is_refused_before_writing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".safetensors", ".param"])
+def test_float16_overflow_is_refused_before_writing(tmp_path: Path, suffix: str) -> None:
     source = _tiny_file(tmp_path / "large.safetensors", 1e6)
-    out = tmp_path / "out.safetensors"
-    code, output = _convert("safetensors", str(source), "-o", str(out), "--dtype", "float16")
+    out = tmp_path / f"out{suffix}"
+    code, output = _convert(str(source), "-o", str(out), "--dtype", "float16")
     assert code == 2 and "weights beyond the range of float16" in output
-    assert "--dtype float32" in output and not out.exists()
+    assert "--dtype float32" in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.safetensors"]
 
 
-def test_nan_outputs_are_no_agreement(tmp_path: Path) -> None:
-    """Finite but huge weights of both signs give inf - inf = NaN outputs in PyTorch and
-    onnxruntime alike; NaN matching NaN proves nothing, so no file is written."""
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "out.onnx"], "onnxruntime does not reproduce the model"),
+        (["-o", "out.param", "--dtype", "float32"], "the ncnn runtime does not reproduce"),
+    ],
+)
+def test_nan_outputs_are_no_agreement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    """Finite but huge weights of both signs give inf - inf = NaN outputs in PyTorch and the
+    runtimes alike; NaN matching NaN proves nothing, so no file is written."""
+    monkeypatch.chdir(tmp_path)
     source = _tiny_file(tmp_path / "overflowing.safetensors", 1e30, signs=True)
-    out = tmp_path / "out.onnx"
-    code, output = _convert("onnx", str(source), "-o", str(out))
-    assert code == 1 and "onnxruntime does not reproduce the model" in output
-    assert "-inf dB" in output and "Traceback" not in output and not out.exists()
+    code, output = _convert(str(source), *args)
+    assert code == 1 and message in output
+    assert "-inf dB" in output and "Traceback" not in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overflowing.safetensors"]
 
 
 def test_ncnn_weights_with_nan_are_refused_by_name(ncnn_models: Path, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""`rwsr convert safetensors|onnx`: outputs checked here independently of the command's own
-check, on real City100 photos, with onnxruntime and a fresh load."""
+"""`rwsr convert MODEL -o OUT.safetensors|OUT.onnx`: outputs checked here independently of the
+command's own check, on real City100 photos, with onnxruntime and a fresh load."""
 
 from __future__ import annotations
 
@@ -53,8 +53,10 @@ def test_bundled_model_onnx_agrees_with_pytorch_on_real_photos(
     city100: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "camerasr.onnx"
-    message = _convert("onnx", "rrdb-l1-camerasr-x1", "-o", str(out))
+    message = _convert("rrdb-l1-camerasr-x1", "-o", str(out))
     assert "opset 18, any height and width" in message
+    # The exporter's NAME.data weights file went too: the graph holds them.
+    assert [p.name for p in tmp_path.iterdir()] == ["camerasr.onnx"]
     model = load_generator("rrdb-l1-camerasr-x1").model
     for name, (height, width) in (("091L.PNG", (77, 131)), ("095L.PNG", (120, 53))):
         x = _photo(city100, name, height, width)
@@ -75,7 +77,7 @@ def test_spandrel_architecture_onnx_takes_any_size(city100: Path, tmp_path: Path
     source = tmp_path / "swinir.pth"
     torch.save(swinir.state_dict(), source)
     out = tmp_path / "swinir.onnx"
-    _convert("onnx", str(source), "-o", str(out))
+    _convert(str(source), "-o", str(out))
     model = load_model(source).model
     # Sizes that are and are not multiples of the 8 px window.
     for height, width in ((40, 64), (37, 59)):
@@ -99,7 +101,7 @@ def test_safetensors_conversion_of_a_spandrel_model_reloads_identically(
         source,
     )
     out = tmp_path / "span.safetensors"
-    message = _convert("safetensors", str(source), "-o", str(out), "--dtype", "float32")
+    message = _convert(str(source), "-o", str(out), "--dtype", "float32")
     assert "reload identical" in message
     x = _photo(city100, "093L.PNG", 41, 67)
     original = _torch_output(load_model(source).model, x)
@@ -112,8 +114,8 @@ def test_float16_safetensors_of_a_zoo_model_is_half_the_size_and_close(
     city100: Path, tmp_path: Path
 ) -> None:
     fp32, fp16 = tmp_path / "fp32.safetensors", tmp_path / "fp16.safetensors"
-    _convert("safetensors", "rrdb-l1-camerasr-x1", "-o", str(fp32), "--dtype", "float32")
-    _convert("safetensors", str(fp32), "-o", str(fp16), "--dtype", "float16")
+    _convert("rrdb-l1-camerasr-x1", "-o", str(fp32), "--dtype", "float32")
+    _convert(str(fp32), "-o", str(fp16), "--dtype", "float16")
     assert load_model(fp16).dtype == torch.float16
     assert fp16.stat().st_size < 0.6 * fp32.stat().st_size
     x = _photo(city100, "094L.PNG", 64, 64)
@@ -124,7 +126,7 @@ def test_float16_safetensors_of_a_zoo_model_is_half_the_size_and_close(
 def test_an_existing_output_is_refused_before_the_model_loads(tmp_path: Path) -> None:
     out = tmp_path / "model.onnx"
     out.write_bytes(b"keep me")
-    result = CliRunner().invoke(app, ["convert", "onnx", "missing-model.pth", "-o", str(out)])
+    result = CliRunner().invoke(app, ["convert", "missing-model.pth", "-o", str(out)])
     assert result.exit_code != 0
     assert f"-o {out}: already exists; pass --overwrite" in result.output
     assert out.read_bytes() == b"keep me"
@@ -133,8 +135,12 @@ def test_an_existing_output_is_refused_before_the_model_loads(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("command", "name"), [("onnx", "model.safetensors"), ("safetensors", "model.onnx")]
 )
-def test_a_wrong_output_suffix_is_an_error(command: str, name: str, tmp_path: Path) -> None:
+def test_an_earlier_spelling_with_another_suffix_is_an_error(
+    command: str, name: str, tmp_path: Path
+) -> None:
+    """`rwsr convert onnx MODEL -o model.safetensors`: the verb and the file name disagree."""
     result = CliRunner().invoke(
         app, ["convert", command, "rrdb-l1-camerasr-x1", "-o", str(tmp_path / name)]
     )
-    assert result.exit_code != 0 and "expected a ." in result.output
+    assert result.exit_code == 1 and f"expected a .{command} file name" in result.output
+    assert list(tmp_path.iterdir()) == []
