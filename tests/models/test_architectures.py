@@ -172,3 +172,17 @@ def test_every_builtin_generator_has_its_size_and_scale(name: str, scale: int, c
 def test_every_builtin_name_is_tested() -> None:
     tested = {name for name, _, _ in _GENERATOR_CASES} | {"patchgan", "vgg128"}
     assert tested == set(BUILTIN_ARCHITECTURES)
+
+
+def test_dense_block_convs_start_with_esrgans_scaled_kaiming_init() -> None:
+    """The authors' initialize_weights(..., 0.1): std 0.1 * sqrt(2 / fan_in), zero bias; a
+    model trained from scratch (AIM 2019) starts from it (PyTorch's default std is ~4x)."""
+    torch.manual_seed(0)
+    model = RRDBNet(RRDBNetConfig(nb=2))
+    for name, conv in model.body[1].rdb2.named_children():
+        if not isinstance(conv, torch.nn.Conv2d):
+            continue
+        fan_in = conv.weight[0].numel()
+        expected = 0.1 * (2 / fan_in) ** 0.5
+        assert abs(conv.weight.std().item() / expected - 1) < 0.05, name
+        assert not conv.bias.any(), name

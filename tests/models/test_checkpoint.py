@@ -324,3 +324,39 @@ def test_the_same_weights_give_the_same_file_bytes(tmp_path: Path) -> None:
         save_model(model, path, metadata=metadata)
     assert len({path.read_bytes() for path in files}) == 1
     assert load_model(files[0]).metadata["z"] == "last"
+
+
+def test_the_authors_key_names_load_as_the_official_variant(tmp_path: Path) -> None:
+    """The RWSR-EDL code's own state-dict names, written out here rather than made by rwsr's
+    renaming (which the round-trip tests share with the loader), so a wrong rename cannot
+    pass. One RRDB of 8 features (growth 4), x4, and the official head of 8 features."""
+    rdb = {"conv1": 8, "conv2": 12, "conv3": 16, "conv4": 20, "conv5": 24}
+    shapes: dict[str, tuple[int, ...]] = {"conv_first.weight": (8, 3, 3, 3)}
+    for block in ("RDB1", "RDB2", "RDB3"):
+        for conv, inputs in rdb.items():
+            shapes[f"RRDB_trunk.0.{block}.{conv}.weight"] = (
+                8 if conv == "conv5" else 4,
+                inputs,
+                3,
+                3,
+            )
+    for name in ("trunk_conv", "upconv1", "upconv2", "HRconv"):
+        shapes[f"{name}.weight"] = (8, 8, 3, 3)
+    shapes["conv_last.weight"] = (3, 8, 3, 3)
+    for stack in ("branch1", "branch2", "sm"):
+        for k, inputs in enumerate((3, 8, 8)):
+            shapes[f"{stack}.{k}.block.0.weight"] = (8, inputs, 3, 3)
+            shapes[f"{stack}.{k}.block.2.weight"] = (8, 8, 3, 3)
+            shapes[f"{stack}.{k}.conv.weight"] = (8, inputs, 1, 1)
+    shapes["tail_conv1.weight"] = shapes["tail_conv2.weight"] = (3, 8, 3, 3)
+    shapes |= {key.replace(".weight", ".bias"): (shape[0],) for key, shape in shapes.items()}
+    assert len(shapes) == 2 * (1 + 15 + 5 + 27 + 2)
+    # Each tensor holds its own value, so every one must arrive somewhere in the model.
+    state = {key: torch.full(shape, float(i + 1)) for i, (key, shape) in enumerate(shapes.items())}
+    torch.save(state, tmp_path / "authors.pth")
+    loaded = load_model(tmp_path / "authors.pth")
+    assert loaded.layout == "official"
+    assert loaded.config.head.variant == "official"
+    assert loaded.config.rrdb == RRDBNetConfig(nf=8, nb=1, gc=4, scale=4)
+    values = sorted(float(t.flatten()[0]) for t in loaded.model.state_dict().values())
+    assert values == [float(i + 1) for i in range(len(shapes))]

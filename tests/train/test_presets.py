@@ -100,13 +100,49 @@ def test_tables_vii_viii_run_on_realsr_with_noise_augmentation_only() -> None:
         assert row.data == base.data and row.optim == base.optim
 
 
-def test_table_ix_rows() -> None:
-    assert preset("ablation_t9_no_noise").data.noise_bank is None
-    assert sources(preset("ablation_t9_no_noise")) == [("realsr", "train")]
-    without = preset("ablation_t9_aux_without_ngdc")
-    assert [s.root for s in without.data.sources][2] == Path("data/ntire2020_all_pairs")
-    assert without.data.noise_bank == Path("data/realsr_bank")  # the target's bank only
-    assert without.loss == preset("realsr_x4").loss
+def differences(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[object, object]]:
+    """The leaves where two resolved configs differ (dotted paths; lists by index), name aside."""
+
+    def leaves(value: object, path: str) -> dict[str, object]:
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = ((str(i), v) for i, v in enumerate(value))
+        else:
+            return {path: value}
+        return {k: v for key, item in items for k, v in leaves(item, f"{path}.{key}").items()}
+
+    left, right = leaves(a.model_dump(), "config"), leaves(b.model_dump(), "config")
+    return {
+        path.removeprefix("config."): (left.get(path), right.get(path))
+        for path in sorted(left.keys() | right.keys())
+        if path != "config.name" and left.get(path) != right.get(path)
+    }
+
+
+def test_each_table_ix_row_changes_one_thing_from_the_row_before() -> None:
+    """w/o noise -> w/ augmentation: the noise bank; -> +aux w/o NGDC: every NTIRE2020 image as
+    a second source; -> +aux w/ NGDC: that source and the bank become NGDC's output. Otherwise
+    a row's gain could come from something its name does not say."""
+    no_noise, augmented = preset("ablation_t9_no_noise"), preset("ablation_t7_dual_mask")
+    without, with_ngdc = preset("ablation_t9_aux_without_ngdc"), preset("ablation_t9_aux_with_ngdc")
+    assert differences(no_noise, augmented) == {"data.noise_bank": (None, Path("data/realsr_bank"))}
+    added = differences(augmented, without)
+    assert {path.rsplit(".", 1)[0] for path in added} == {"data.sources.1"}
+    assert all(old is None for old, _ in added.values())  # a source added, nothing else
+    assert (without.data.sources[1].root, without.data.sources[1].layout) == (
+        Path("data/ntire2020_all_pairs"),
+        "paired",
+    )
+    assert differences(without, with_ngdc) == {
+        "data.sources.1.name": ("ntire2020-all", "ntire2020-ngdc"),
+        "data.sources.1.root": (Path("data/ntire2020_all_pairs"), Path("data/realsr_ngdc")),
+        "data.noise_bank": (Path("data/realsr_bank"), Path("data/realsr_ngdc/bank")),
+    }
+    # The full method (Table I) is the last row plus the clean DIV2K images.
+    full = differences(with_ngdc, preset("realsr_x4"))
+    assert {path.rsplit(".", 1)[0] for path in full} == {"data.sources.1", "data.sources.2"}
+    assert preset("realsr_x4").data.sources[1].layout == "clean"
 
 
 def test_table_x_rows_change_only_the_losses() -> None:

@@ -150,13 +150,14 @@ def test_any_checkpoint_path_is_a_model(tmp_path: Path, tiny_model: torch.nn.Mod
 
 
 @pytest.mark.parametrize("name", ["rrdb-l1-camerasr-x1", "rwsr-edl-camerasr-x1"])
-def test_the_camerasr_models_sharpen_a_held_out_phone_photo_through_the_cli(
+def test_the_camerasr_models_sharpen_their_selection_photo_through_the_cli(
     name: str, city100: Path, tmp_path: Path
 ) -> None:
-    """rwsr's own CameraSR models on a full iPhone X photo they never trained on (pair 091),
+    """rwsr's own CameraSR models on a full iPhone X photo held out from training but used to
+    select them (pair 091 of the validation pairs 091-100), so not an unseen test photo;
     tiled: same size, structurally closer to the HR photo than the LR photo is (SSIM +0.0076
     and +0.0068 measured); the L1 model also in PSNR (+0.24 dB; the EDL model trades PSNR
-    on this photo, -0.15 dB, for texture: +0.09 dB over all ten held-out pairs)."""
+    on this photo, -0.15 dB, for texture: +0.09 dB over all ten validation pairs)."""
     from typer.testing import CliRunner
 
     from rwsr.cli.main import app

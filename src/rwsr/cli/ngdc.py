@@ -65,8 +65,8 @@ def ngdc(
         typer.Option(
             min=1,
             max=8,
-            help="Clean-up of auxiliary images [default: --cleanup; 1 with --target-layout, "
-            "as the paper's auxiliary images are clean].",
+            help="Clean-up of auxiliary images [default: --cleanup, 2 with --target-layout: "
+            "the paper's auxiliary set is NTIRE 2020's noisy source images].",
         ),
     ] = None,
     x1_blur: Annotated[

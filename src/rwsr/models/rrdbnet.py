@@ -76,6 +76,14 @@ class ResidualDenseBlock(nn.Module):
         self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
         self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        # ESRGAN's and the authors' init (initialize_weights([...], 0.1)): Kaiming normal
+        # (fan_in) scaled by 0.1, zero bias, so the 3*nb residual blocks of a model trained
+        # from scratch (AIM 2019) start close to identity. Loaded weights replace it.
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
+            nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in")
+            with torch.no_grad():
+                conv.weight.mul_(0.1)
+            nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.lrelu(self.conv1(x))

@@ -18,8 +18,9 @@ are. The CATI comes from the target's LR images (the noisy side the model will s
 target pairs are used in place, never copied or re-made, so OUT/HR and OUT/LR hold only the
 aux_<name>.png pairs of kept auxiliary images, made at the target pairs' scale. The bank
 holds the in-CATI windows of the target LR images and of the kept auxiliary images. The
-auxiliary clean-up defaults to 1 here: the paper's auxiliary images are clean DIV2K/NTIRE
-photos, and the target's own clean-up does not exist (its HR images are real).
+auxiliary clean-up defaults to the paper's 2 here too (the target's own clean-up does not
+apply, its HR images are real): the paper's auxiliary set is NTIRE 2020's noisy source
+images, which Algorithm 1 cleans up (Eq. 9) before they become pairs.
 
 Rerunning on the same OUT with the same settings resumes: finished pairs are skipped and the
 bank and report are recomputed to the same content. Every pair name of a run is checked for
@@ -58,7 +59,6 @@ from rwsr.errors import ConfigError
 AUX_PREFIX = "aux_"
 SOURCE_MODE = "source"
 REAL_PAIR_MODE = "real-pair"
-REAL_PAIR_AUX_CLEANUP = 1  # the paper's auxiliary images (DIV2K, NTIRE 2020) are clean
 
 
 class NgdcConfig(BaseModel):
@@ -77,8 +77,8 @@ class NgdcConfig(BaseModel):
         ge=1,
         le=8,
         description=(
-            "clean-up of auxiliary images; None = the target's (source target) or 1 "
-            "(real-pair target: auxiliary images are clean photos)"
+            "clean-up of auxiliary images; None = pairs.cleanup (2, the paper's: its"
+            " auxiliary set is NTIRE 2020's noisy source images), with a real-pair target too"
         ),
     )
     min_in_cati: int = Field(1, ge=1, description="in-CATI windows an auxiliary image needs")
@@ -151,7 +151,7 @@ def _real_pair_plan(target_dir: Path, config: NgdcConfig, layout: str, split: st
     if len(scales) > 1:
         raise ConfigError(f"{target_dir}: target pairs of several scales {scales}; use one")
     aux_config = config.pairs.model_copy(
-        update={"scale": scales[0], "cleanup": config.aux_cleanup or REAL_PAIR_AUX_CLEANUP}
+        update={"scale": scales[0], "cleanup": config.aux_cleanup or config.pairs.cleanup}
     )
     return _Plan(
         mode=REAL_PAIR_MODE,
