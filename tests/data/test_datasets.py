@@ -17,17 +17,21 @@ def image(path: Path, height: int, width: int) -> Path:
     return path
 
 
-def test_city100_train_split_on_the_real_pairs(city100: Path) -> None:
-    pairs = load_pairs(city100, layout="city100", split="train")
-    assert [p.name for p in pairs] == [f"{k:03d}" for k in range(21, 101)]
+def test_city100_splits_on_the_real_pairs(city100_crops: Path) -> None:
+    pairs = load_pairs(city100_crops, layout="city100", split="train")
+    assert [p.name for p in pairs] == ["021", "022", "023", "033", "050", "064", "091"]
     assert all(
         p.scale == 1 and p.lr.name == f"{p.name}L.PNG" and p.hr.name == f"{p.name}H.PNG"
         for p in pairs
     )
+    fit = load_pairs(city100_crops, layout="city100", split="fit")
+    val = load_pairs(city100_crops, layout="city100", split="val")
+    assert [p.name for p in fit] == ["021", "022", "023", "033", "050", "064"]  # 021-090
+    assert [p.name for p in val] == ["091"]  # 091-100
     with pytest.raises(InputError, match="no image pairs found"):
-        load_pairs(city100, layout="city100", split="test")  # 001-020 are not in this copy
+        load_pairs(city100_crops, layout="city100", split="test")  # 001-020: none here
     with pytest.raises(ConfigError, match="valid: train, test, all"):
-        load_pairs(city100, layout="city100", split="validation")
+        load_pairs(city100_crops, layout="city100", split="validation")
 
 
 def test_realsr_v3_layout_and_size_check(tmp_path: Path) -> None:

@@ -43,8 +43,8 @@ def test_crops_stay_aligned_through_flips_and_rotations(tmp_path: Path) -> None:
     assert len(seen_orientations) > 8  # crops and orientations vary
 
 
-def test_unaugmented_crop_is_the_real_city100_region(city100: Path) -> None:
-    pairs = load_pairs(city100, layout="city100")[:2]
+def test_unaugmented_crop_is_the_real_city100_region(city100_crops: Path) -> None:
+    pairs = load_pairs(city100_crops, layout="city100")[:2]
     dataset = PairDataset(pairs, config=TrainingSetConfig(hr_patch=64, augment=False))
     sample = dataset[1]
     y, x = sample["crop"]

@@ -1,4 +1,4 @@
-"""Small real test sets for `rwsr evaluate`, cut from City100 iPhone X pairs (../shared)."""
+"""Small real test sets for `rwsr evaluate`, cut from City100 iPhone X pairs (tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,20 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import CITY100_CROPS
 
 from rwsr.data.imresize import imresize
 from rwsr.imageio import read_image, write_image
 from rwsr.models.checkpoint import save_model
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 
-CITY100 = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "city100_iphonex_train"
-)
 NAMES = ("021", "033", "064")
 # HR crops: 2x3 NIQE blocks after a 1-4 px border crop, and divisible by 4 for the x4 set.
-CROP = (slice(100, 296), slice(200, 492))
+CROP = (slice(0, 196), slice(0, 292))
 
 
 def _city100(name: str) -> np.ndarray:
-    path = CITY100 / f"{name}.PNG"
-    if not path.is_file():
-        pytest.skip(f"{path} is not available (../shared is only on developer and CI machines)")
-    return np.ascontiguousarray(read_image(path)[CROP])
+    return np.ascontiguousarray(read_image(CITY100_CROPS / f"{name}.PNG")[CROP])
 
 
 @pytest.fixture(scope="session")

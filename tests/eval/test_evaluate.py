@@ -253,9 +253,9 @@ def test_offline_lpips_is_a_clear_error_before_any_output(
     assert not out.exists()
 
 
-def test_dataset_split_defaults_to_test(city100: Path, tmp_path: Path) -> None:
-    # The City100 copy in ../shared holds the training split only (021-100).
-    code, output = run("--dataset", "city100", "--root", str(city100), "-o", str(tmp_path))
+def test_dataset_split_defaults_to_test(city100_crops: Path, tmp_path: Path) -> None:
+    # The City100 crops hold pairs of the training split only (021-100).
+    code, output = run("--dataset", "city100", "--root", str(city100_crops), "-o", str(tmp_path))
     assert code == 1 and "no image pairs found (--dataset city100, split test)" in output
 
 

@@ -48,9 +48,9 @@ def _build(name: str) -> torch.nn.Module:
 
 
 @pytest.fixture
-def photo(city100: Path, tmp_path: Path) -> Path:
+def photo(city100_crops: Path, tmp_path: Path) -> Path:
     """A 44x60 crop of a real iPhone photo (odd sizes: no architecture gets a free multiple)."""
-    image = cv2.imread(str(city100 / "091L.PNG"))[300:344, 500:560]
+    image = cv2.imread(str(city100_crops / "091L.PNG"))[20:64, 40:100]
     path = tmp_path / "photo.png"
     cv2.imwrite(str(path), image)
     return path

@@ -193,12 +193,12 @@ def test_opening_something_else_is_a_clear_error(tmp_path: Path) -> None:
         open_study(tmp_path / "missing.sqlite")
 
 
-def test_city100_pairs_from_one_folder(city100: Path, tmp_path: Path) -> None:
+def test_city100_pairs_from_one_folder(city100_crops: Path, tmp_path: Path) -> None:
     """Real photos: City100 keeps HR (021H.PNG) and LR (021L.PNG) side by side."""
     folder = tmp_path / "city"
     folder.mkdir()
     for name in ("021H.PNG", "021L.PNG", "022H.PNG", "022L.PNG"):
-        (folder / name).symlink_to(city100 / name)
+        (folder / name).symlink_to(city100_crops / name)
     config = StudyConfig(
         reference=folder,
         reference_pattern="*H.PNG",
@@ -217,9 +217,10 @@ def test_city100_pairs_from_one_folder(city100: Path, tmp_path: Path) -> None:
     for key, y, x, reference_png, lr_png in stored:
         window = (slice(y, y + 128), slice(x, x + 128))
         np.testing.assert_array_equal(
-            decode(reference_png), read_image(city100 / f"{key}H.PNG")[window]
+            decode(reference_png), read_image(city100_crops / f"{key}H.PNG")[window]
         )
-        np.testing.assert_array_equal(decode(lr_png), read_image(city100 / f"{key}L.PNG")[window])
+        lr = read_image(city100_crops / f"{key}L.PNG")[window]
+        np.testing.assert_array_equal(decode(lr_png), lr)
 
 
 def test_ensure_study_builds_once_then_checks(study_dirs, tmp_path: Path) -> None:

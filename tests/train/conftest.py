@@ -11,12 +11,14 @@ TINY = REPO / "configs" / "tiny_cpu.yaml"
 
 
 @pytest.fixture
-def tiny_config(city100: Path, tmp_path: Path):
-    """The tiny CPU preset pointed at the City100 pairs, writing into tmp_path."""
+def tiny_config(city100_crops: Path, tmp_path: Path):
+    """The tiny CPU preset pointed at the City100 crops of tests/fixtures, writing into
+    tmp_path."""
 
     def make(*overrides: str) -> TrainConfig:
         return load_config(
-            TINY, [f"data.sources.0.root={city100}", f"output_dir={tmp_path / 'runs'}", *overrides]
+            TINY,
+            [f"data.sources.0.root={city100_crops}", f"output_dir={tmp_path / 'runs'}", *overrides],
         )
 
     return make

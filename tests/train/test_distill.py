@@ -37,12 +37,12 @@ CLI_OPTIONS = (
 
 
 @pytest.fixture
-def photos(city100: Path, tmp_path: Path) -> Path:
-    """Three 64x64 crops of real iPhone X photos (City100 LR 021-023)."""
+def photos(city100_crops: Path, tmp_path: Path) -> Path:
+    """Three 64x64 crops of real iPhone X photos (City100 LR 021-023, repository fixtures)."""
     folder = tmp_path / "photos"
     for number in ("021", "022", "023"):
-        image = read_image(city100 / f"{number}L.PNG")
-        write_image(folder / f"{number}.png", np.ascontiguousarray(image[300:364, 400:464]))
+        image = read_image(city100_crops / f"{number}L.PNG")
+        write_image(folder / f"{number}.png", np.ascontiguousarray(image[96:160, 96:160]))
     return folder
 
 

@@ -23,13 +23,14 @@ from rwsr.train.trainer import TrainingError, train
 
 
 @pytest.fixture
-def pairs(city100: Path, tmp_path: Path) -> Path:
+def pairs(city100_crops: Path, tmp_path: Path) -> Path:
     """Two real x1 pairs (32x32 crops of City100 iPhone X LR/HR) in the `paired` layout."""
     root = tmp_path / "pairs"
     for number in ("021", "022"):
-        lr, hr = read_image(city100 / f"{number}L.PNG"), read_image(city100 / f"{number}H.PNG")
-        write_image(root / "LR" / f"{number}.png", np.ascontiguousarray(lr[300:332, 400:432]))
-        write_image(root / "HR" / f"{number}.png", np.ascontiguousarray(hr[300:332, 400:432]))
+        lr = read_image(city100_crops / f"{number}L.PNG")
+        hr = read_image(city100_crops / f"{number}H.PNG")
+        write_image(root / "LR" / f"{number}.png", np.ascontiguousarray(lr[100:132, 100:132]))
+        write_image(root / "HR" / f"{number}.png", np.ascontiguousarray(hr[100:132, 100:132]))
     return root
 
 

@@ -1,4 +1,5 @@
-"""The training loop on real City100 pairs: CLI run, overfitting, exact resume, DDP, guards."""
+"""The training loop on real City100 pairs (crops in tests/fixtures): CLI run, overfitting,
+exact resume, DDP, guards."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def small_pairs(city100: Path, tmp_path: Path) -> Path:
+def small_pairs(city100_crops: Path, tmp_path: Path) -> Path:
     """Three real x1 pairs (48x48 crops of City100 iPhone X LR/HR) in the generic layout."""
     root = tmp_path / "pairs"
     for number in ("021", "022", "023"):
-        lr, hr = read_image(city100 / f"{number}L.PNG"), read_image(city100 / f"{number}H.PNG")
-        write_image(root / "LR" / f"{number}.png", np.ascontiguousarray(lr[300:348, 400:448]))
-        write_image(root / "HR" / f"{number}.png", np.ascontiguousarray(hr[300:348, 400:448]))
+        lr = read_image(city100_crops / f"{number}L.PNG")
+        hr = read_image(city100_crops / f"{number}H.PNG")
+        write_image(root / "LR" / f"{number}.png", np.ascontiguousarray(lr[100:148, 100:148]))
+        write_image(root / "HR" / f"{number}.png", np.ascontiguousarray(hr[100:148, 100:148]))
     return root
 
 
@@ -63,8 +65,8 @@ def _train_tiny_cli(output: Path, *overrides: str):
     return CliRunner().invoke(app, [*command, f"output_dir={output}", "--quiet"])
 
 
-def test_tiny_preset_from_the_cli(city100: Path, tmp_path: Path) -> None:
-    result = _train_tiny_cli(tmp_path, f"data.sources.0.root={city100}")
+def test_tiny_preset_from_the_cli(city100_crops: Path, tmp_path: Path) -> None:
+    result = _train_tiny_cli(tmp_path, f"data.sources.0.root={city100_crops}")
     assert result.exit_code == 0, result.output
     run = tmp_path / "tiny_cpu"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
@@ -352,11 +354,10 @@ def test_an_x3_checkpoint_reloads_as_x3_and_clean_photos_become_pairs(
     assert json.loads((run / "data.json").read_text())[0]["pairs"] == 2
 
 
-def test_three_sources_from_the_cli(
-    ngdc_sets: tuple[Path, Path], bsd100: Path, tmp_path: Path
-) -> None:
-    """City100 pairs + clean BSD100 photos + NGDC-selected auxiliary pairs (City100 as the
-    real-pair target, BSD100 as the auxiliary set), one tiny run; data.json says who gave what."""
+def test_three_sources_from_the_cli(ngdc_sets: tuple[Path, Path], tmp_path: Path) -> None:
+    """City100 pairs + clean photos + NGDC-selected auxiliary pairs (City100 pairs as the
+    real-pair target, HR photos of other pairs as the clean and the auxiliary set), one tiny
+    run; data.json says who gave what."""
     target, aux = ngdc_sets
     runner = CliRunner()
     ngdc = runner.invoke(
@@ -368,8 +369,8 @@ def test_three_sources_from_the_cli(
             "--target-split=train",
             f"--aux={aux}",
             f"--output={tmp_path / 'ngdc'}",
-            "--patch=64",
-            "--percentile=30",
+            "--patch=32",
+            "--percentile=40",
             "--workers=1",
             "--no-progress",
         ],
@@ -377,7 +378,7 @@ def test_three_sources_from_the_cli(
     assert ngdc.exit_code == 0, ngdc.output
     sources = (
         f"[{{name: city100, layout: city100, root: {target}, split: train}},"
-        f" {{name: clean, layout: clean, root: {bsd100}}},"
+        f" {{name: clean, layout: clean, root: {aux}}},"
         f" {{name: ngdc, layout: paired, root: {tmp_path / 'ngdc'}}}]"
     )
     result = _train_tiny_cli(
@@ -391,8 +392,8 @@ def test_three_sources_from_the_cli(
     report = json.loads((tmp_path / "runs" / "tiny_cpu" / "data.json").read_text())
     kept_aux = len(list((tmp_path / "ngdc" / "HR").iterdir()))
     assert [(s["name"], s["pairs"]) for s in report] == [
-        ("city100", 6),
-        ("clean", 100),
+        ("city100", 3),
+        ("clean", 4),
         ("ngdc", kept_aux),
     ]
     assert kept_aux > 0 and all("bank" in s["noise"] for s in report)

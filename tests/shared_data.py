@@ -1,0 +1,30 @@
+"""Where the tests' real data lives: small crops in the repository, the full sets in ../shared.
+
+tests/fixtures/ (README there) holds what most tests need and travels with every clone.
+../shared holds the full City100 and BSD100 sets and the ncnn models, on developer and CI
+machines only; RWSR_SHARED=DIR looks for it in DIR instead (RWSR_SHARED=/nonexistent runs
+the suite as a fresh clone does).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+CITY100_CROPS = FIXTURES / "city100"
+SHARED = Path(os.environ.get("RWSR_SHARED", REPO.parent / "shared"))
+
+
+def require(path: Path) -> Path:
+    """`path` (under ../shared) if it exists. Otherwise the test skips, or on CI (CI=true)
+    fails: CI has ../shared, so a missing one there would hide tests that never ran."""
+    if path.exists():
+        return path
+    message = f"{path} is not available (../shared is only on developer and CI machines)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}; CI=true, so this is a failure, not a skip", pytrace=False)
+    pytest.skip(message)
