@@ -253,6 +253,42 @@ ZOO: tuple[ZooEntry, ...] = (
         bundled=True,
     ),
     ZooEntry(
+        name="rwsr-edl-camerasr-unshuffle4-x1",
+        description=(
+            "RWSR-EDL x1 trained by rwsr for phone photos at their own size: the x1"
+            " pixel-unshuffle-4 trunk started from Real-ESRGAN x4plus, an L1 phase and the"
+            " paper's GAN phase on City100 iPhone X 021-090 + BSD100; on the held-out pairs"
+            " 091-100 +0.33 / +0.63 dB PSNR over the LR photo (halves A / B), LPIPS 0.63x / 0.60x"
+        ),
+        scale=1,
+        architecture=(
+            "RWSR-EDL x1 (rwsr-edl-x1-unshuffle4): RRDBNet trunk (23 RRDBs, 64 features) on the"
+            " 4x4 pixel-unshuffled photo + the paper's exclusionary head at full resolution,"
+            " float16"
+        ),
+        licence=(
+            "Apache-2.0 (rwsr's training) over BSD-3-Clause (Real-ESRGAN x4plus, its start);"
+            " data: City100 (MIT), BSD100 (research use)"
+        ),
+        licence_files=(
+            "weights/LICENSE-Apache-2.0",
+            "weights/LICENSE-Real-ESRGAN",
+            "assets/LICENSE-city100",
+        ),
+        source="rwsr (configs/camerasr_x1_u4_l1.yaml, then camerasr_x1_u4_gan.yaml); see weights/NOTICE",
+        made=(
+            "python experiments/reproduce.py camerasr-u4 -o results/camerasr_u4, then"
+            " python experiments/ship_model.py runs/camerasr_x1_u4_gan/checkpoints/iter_0000600.pt"
+            " -o src/rwsr/weights/rwsr-edl-camerasr-unshuffle4-x1.safetensors"
+        ),
+        file="rwsr-edl-camerasr-unshuffle4-x1.safetensors",
+        sha256="f33409a9411910bbd286bb46e59947235062a3fb52068d6bef77fd8c1bf09b11",
+        size_bytes=33_584_228,
+        flops_per_pixel=2_306_304,
+        cpu_speed=None,
+        bundled=True,
+    ),
+    ZooEntry(
         name="rrdb-l1-camerasr-x1",
         description=(
             "RRDBNet x1 trained by rwsr with L1 on City100 iPhone X pairs 021-090 + BSD100"
