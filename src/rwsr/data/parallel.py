@@ -68,15 +68,24 @@ def _init_worker(parent: int) -> None:
 
 
 class _SpawnContext(multiprocessing.context.SpawnContext):
-    """Spawn with Ctrl-C ignored from the worker's first instruction: a process started with
-    SIGINT ignored inherits that through exec, and Python then installs no KeyboardInterrupt
-    handler. Without it, a Ctrl-C while a worker is still importing (before `_init_worker`
-    runs) prints that worker's traceback."""
+    """Spawn with Ctrl-C held off from the worker's first instruction. Without it, a Ctrl-C
+    while a worker is still importing (before `_init_worker` runs) prints that worker's
+    traceback. On POSIX SIGINT is blocked around the start: the worker inherits the blocked
+    mask through exec (until `_init_worker` ignores it), and in the parent a Ctrl-C of that
+    moment waits and arrives when the mask is restored. Ignoring it instead (the fallback
+    where signal masks do not exist) would lose a Ctrl-C that lands while a worker starts:
+    the run would go on and end as if never interrupted."""
 
     class Process(multiprocessing.context.SpawnProcess):
         def start(self) -> None:
             if threading.current_thread() is not threading.main_thread():
                 return super().start()  # only the main thread may change signal handlers
+            if hasattr(signal, "pthread_sigmask"):
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                try:
+                    return super().start()
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 return super().start()
