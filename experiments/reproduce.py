@@ -213,6 +213,13 @@ def fmt(value: float | None, digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def write_table(out: Path, lines: list[str], results: list[dict[str, object]]) -> None:
+    """OUT/results.md (the table) and OUT/results.json (its numbers); the table is printed."""
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    print("\n".join(lines))
+
+
 def finished(preset: str) -> Path | None:
     """The run folder of `preset` if its run has reached its last iteration, else None."""
     from rwsr.train.config import load_config
@@ -370,9 +377,7 @@ def halves_table(table: Table, out: Path, *, train_runs: bool, lpips_backbone: P
         "Conventions: " + "; ".join(summary["conventions"]) + ".",
         f"Commit {provenance.commit()}.",
     ]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print("\n".join(lines))
+    write_table(out, lines, results)
 
 
 def main() -> None:
@@ -456,9 +461,7 @@ def main() -> None:
         "Conventions: " + "; ".join(summary["conventions"]) + ".",
         f"Perceptual loss: {perceptual}. Precision: {precision}. Commit {commit}.",
     ]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print("\n".join(lines))
+    write_table(out, lines, results)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 import provenance  # experiments/provenance.py, beside this script
-from reproduce import METRICS, TABLES, choose_and_score, evaluate, half_means
+from reproduce import METRICS, TABLES, choose_and_score, evaluate, half_means, write_table
 
 from rwsr.eval.methods import IdentityMethod
 
@@ -93,9 +92,7 @@ def main() -> None:
             }
         )
     lines += ["", f"Commit {provenance.commit()}."]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print("\n".join(lines))
+    write_table(out, lines, results)
 
 
 if __name__ == "__main__":
