@@ -12,6 +12,7 @@ import torch
 from rwsr.errors import ConfigError, InputError
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, load_generator
+from rwsr.upscale import engine
 from rwsr.upscale.engine import DEFAULT_OVERLAP, Upscaler
 
 
@@ -207,27 +208,76 @@ def test_non_finite_tiles_are_recomputed_in_fp32() -> None:
 
 
 class _FailsOnLargeTiles(torch.nn.Module):
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, error: RuntimeError) -> None:
         super().__init__()
         self.config = RRDBNetConfig(scale=2)
         self.limit = limit
+        self.error = error
         self.weight = torch.nn.Parameter(torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] > self.limit:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+            raise self.error
         return torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
 
 
-def test_out_of_memory_retries_with_smaller_tiles() -> None:
+# What torch says on a GPU when a tile is too large for memory, or for cuDNN's and CUDA's
+# 32-bit indexing (the messages of torch 2.x; the last two are not out-of-memory errors).
+TOO_LARGE_ERRORS = [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+    RuntimeError(
+        "cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed"
+        " in a non-contiguous input."
+    ),
+    RuntimeError(
+        "Expected canUse32BitIndexMath(input) && canUse32BitIndexMath(output) to be"
+        " true, but got false."
+    ),
+]
+
+
+@pytest.mark.parametrize("error", TOO_LARGE_ERRORS, ids=["oom", "cudnn", "32-bit-index"])
+def test_a_tile_too_large_retries_with_smaller_tiles(error: RuntimeError) -> None:
     image = np.random.default_rng(3).integers(0, 256, (100, 100, 3), dtype=np.uint8)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = Upscaler(
-            _FailsOnLargeTiles(limit=70), precision="fp32", tile=256, tile_overlap=8
+            _FailsOnLargeTiles(limit=70, error=error), precision="fp32", tile=256, tile_overlap=8
         ).upscale(image)
     assert any("retrying with 64x64 tiles" in str(w.message) for w in caught)
     np.testing.assert_array_equal(out, image.repeat(2, 0).repeat(2, 1))
+
+
+def test_an_error_that_no_tile_size_cures_is_not_retried() -> None:
+    error = RuntimeError(
+        "Given groups=1, weight of size [64, 3, 3, 3], expected input to have"
+        " 3 channels, but got 4 channels instead"
+    )
+    upscaler = Upscaler(_FailsOnLargeTiles(limit=70, error=error), precision="fp32", tile=256)
+    image = np.zeros((100, 100, 3), np.uint8)
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        pytest.raises(RuntimeError, match="groups"),
+    ):
+        warnings.simplefilter("always")
+        upscaler.upscale(image)
+    assert not caught
+
+
+def test_auto_tile_keeps_the_widest_activation_under_the_element_limit(
+    tiny_model: RRDBNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake element limit (the real one is 2^31 - 1, cuDNN's): the automatic tile stays
+    under it and is the largest multiple of 8 that does."""
+    upscaler = Upscaler(tiny_model, precision="fp32")
+    scale, widest = upscaler.scale, engine.widest_activation(tiny_model)
+    assert widest == max(m.out_channels for m in tiny_model.modules() if hasattr(m, "out_channels"))
+    unbounded = upscaler.auto_tile()
+    limit = widest * (scale * 100) ** 2
+    monkeypatch.setattr(engine, "MAX_TENSOR_ELEMENTS", limit)
+    tile = upscaler.auto_tile()
+    assert tile < unbounded
+    assert widest * (scale * tile) ** 2 <= limit < widest * (scale * (tile + 8)) ** 2
 
 
 def test_one_instance_serves_many_threads(tiny_model: RRDBNet) -> None:

@@ -46,17 +46,39 @@ BYTES_PER_PIXEL = {torch.float32: 16_384, torch.bfloat16: 8_192, torch.float16: 
 # On the CPU larger tiles are not faster, so cap them to keep memory modest (2000x1500 at
 # x4 in bf16: 154 s and 2.4 GB peak with 320, 164 s and 3.0 GB with 384).
 MAX_AUTO_TILE = {"cpu": 320, "cuda": 1536, "mps": 768}
+# cuDNN and many CUDA kernels index a tensor with 32-bit integers: a tensor of 2^31 elements or
+# more is refused with an error that is no out-of-memory error (x4plus's 64-channel layers at
+# 4x make one at a 1448 px tile). Auto tiles keep the widest activation under this bound.
+MAX_TENSOR_ELEMENTS = 2**31 - 1
 
 TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
+# What device errors say when a tile was too large for memory or for 32-bit indexing: both are
+# cured by a smaller tile, and only those are retried (a wrong model fails at any size).
+_TILE_TOO_LARGE = (
+    "out of memory",
+    "can't allocate memory",
+    "cudnn_status",
+    "32-bit index",
+    "canuse32bitindexmath",
+    "cublas_status",
+    "invalid configuration argument",
+)
+
+
+def tile_too_large(error: BaseException) -> bool:
+    """True for out-of-memory and for the CUDA/cuDNN errors of oversized tensors."""
     if isinstance(error, torch.OutOfMemoryError):
         return True
     text = str(error).lower()
-    return isinstance(error, RuntimeError) and (
-        "out of memory" in text or "can't allocate memory" in text
-    )
+    return isinstance(error, RuntimeError) and any(sign in text for sign in _TILE_TOO_LARGE)
+
+
+def widest_activation(model: nn.Module) -> int:
+    """Channels of the widest convolution output: with the output size, a bound on the
+    largest activation tensor of one tile."""
+    return max((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=64)
 
 
 class Upscaler:
@@ -117,6 +139,7 @@ class Upscaler:
         # A copy: the caller's model keeps its mode, gradients, device and layout.
         self._exact = copy.deepcopy(model).eval().requires_grad_(False)
         self._exact.to(self.device, memory_format=memory_format)
+        self._widest = widest_activation(self._exact)
         self._fast = self._exact
         if self.dtype != torch.float32:
             # A low-precision copy saves the per-call weight casts of autocast, and feeding it
@@ -208,12 +231,15 @@ class Upscaler:
 
     def auto_tile(self) -> int:
         """Largest tile whose activations fit in the free memory (half on the host, 70% on a
-        GPU), capped where larger tiles stop being faster."""
+        GPU) and whose widest activation stays under MAX_TENSOR_ELEMENTS, capped where larger
+        tiles stop being faster."""
         if self.device.type == "cuda":
             free = torch.cuda.mem_get_info(self.device)[0] * 0.7
         else:
             free = psutil.virtual_memory().available * 0.5
         side = int(math.sqrt(free / (BYTES_PER_PIXEL[self.dtype] * self.scale**2 / 16)))
+        indexable = int(math.sqrt(MAX_TENSOR_ELEMENTS / self._widest)) // self.scale
+        side = min(side, indexable - self._multiple)  # _forward may pad to a multiple
         return max(MIN_TILE * 2, min(MAX_AUTO_TILE[self.device.type], side // 8 * 8))
 
     def _upscale_rgb(
@@ -224,12 +250,13 @@ class Upscaler:
             try:
                 return self._tiled(rgb, tile, out_dtype, on_tile)
             except RuntimeError as error:  # torch.OutOfMemoryError is one
-                if not _is_out_of_memory(error) or tile // 2 < MIN_TILE:
+                if not tile_too_large(error) or tile // 2 < MIN_TILE:
                     raise
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 tile //= 2
-                warnings.warn(f"out of memory; retrying with {tile}x{tile} tiles", stacklevel=2)
+                reason = str(error).strip().splitlines()[0][:120] if str(error) else "error"
+                warnings.warn(f"{reason}; retrying with {tile}x{tile} tiles", stacklevel=2)
 
     def _tiled(
         self, rgb: np.ndarray, tile: int, out_dtype: np.dtype, on_tile: TileCallback | None
