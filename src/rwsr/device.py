@@ -1,8 +1,12 @@
 """Choosing the device and the compute precision.
 
-`auto` precision is bf16 where the hardware runs it natively (CPUs with AMX or AVX512-BF16,
-CUDA GPUs with bf16 support), else fp32. fp16 is refused on the CPU (slow, and a source of
-NaN images in peers); any tile that comes out non-finite is recomputed in fp32 anyway.
+`auto` precision is the fastest one the hardware runs natively: bf16 on CUDA GPUs of compute
+capability 8.0 and up (A100, RTX 30xx, H100) and on CPUs with AMX or AVX512-BF16; fp16 on CUDA
+GPUs of capability 7.x (V100, T4), whose tensor cores run fp16 but not bf16 (training scales
+fp16 gradients with a GradScaler); fp32 elsewhere (older GPUs, Apple MPS, other CPUs).
+Emulated bf16 is slower than fp32 (on a V100, for one), so `torch.cuda.is_bf16_supported()`,
+which counts emulation, is not the test. fp16 is refused on the CPU (slow, and a source of NaN
+images in peers); any tile that comes out non-finite is recomputed in fp32 anyway.
 """
 
 from __future__ import annotations
@@ -59,12 +63,23 @@ def cpu_has_native_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def native_bf16(device: torch.device) -> bool:
+    """True where bf16 runs in hardware, not emulated: CUDA capability 8.0 and up, or a CPU
+    with AMX-BF16 or AVX512-BF16."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    if device.type == "cpu":
+        return cpu_has_native_bf16()
+    return False
+
+
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """`auto` -> the native precision of the module docstring; explicit names are checked."""
     if name == "auto":
-        if device.type == "cpu":
-            return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        if native_bf16(device):
+            return torch.bfloat16
+        if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] == 7:
+            return torch.float16  # Volta and Turing: fp16 tensor cores, no bf16
         return torch.float32
     if name not in PRECISIONS:
         raise ConfigError(f"--precision must be auto, {', '.join(PRECISIONS)}; got '{name}'")

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from rwsr.cli.main import app
 from rwsr.errors import ConfigError
+from rwsr.train import trainer
 from rwsr.train.config import apply_override, load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,6 +77,21 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", str(path)])
     assert result.exit_code == 2
     assert "wat: unknown key" in result.output and "Traceback" not in result.output
+
+
+def test_device_and_precision_options_win_over_config_and_overrides(
+    city100_crops: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained = []
+    monkeypatch.setattr(trainer, "train", lambda config, **_: trained.append(config) or tmp_path)
+    tiny = REPO / "configs" / "tiny_cpu.yaml"  # precision: fp32, device left at auto
+    command = ["train", str(tiny), f"data.sources.0.root={city100_crops}", f"output_dir={tmp_path}"]
+    command += ["precision=bf16", "--precision", "auto", "--device", "cpu"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert (trained[0].device, trained[0].precision) == ("cpu", "auto")
+    result = CliRunner().invoke(app, [*command, "--precision", "half"])
+    assert result.exit_code == 2 and "precision: Input should be 'auto'" in result.output
 
 
 @pytest.mark.parametrize("name", ["../../escaped_run", "a/b", "..", "x" * 256])

@@ -22,6 +22,20 @@ def train(
     resume_from: Annotated[
         Path | None, typer.Option(help="Continue from this checkpoint file.")
     ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="auto, cpu, cuda, cuda:N or mps; replaces the config's device (and wins over"
+            " a device=... override)."
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="auto, fp32, bf16 or fp16 (fp16 only on GPUs); replaces the config's precision"
+            " (and wins over a precision=... override)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a generator; checkpoints, logs and curves go to output_dir/name."""
@@ -29,7 +43,13 @@ def train(
     from rwsr.train.config import load_config
     from rwsr.train.trainer import train as run_training
 
-    resolved = load_config(config, overrides or [])
+    # The options go after the key=value overrides, so they win over the same keys there.
+    options = [
+        f"{key}={value}"
+        for key, value in (("device", device), ("precision", precision))
+        if value is not None
+    ]
+    resolved = load_config(config, [*(overrides or []), *options])
     check_output_dir(resolved.output_dir / resolved.name, option="output_dir")
     target = resume_from if resume_from is not None else ("latest" if resume else None)
     try:

@@ -56,7 +56,7 @@ class BenchResult:
 
 def targets(devices: list[str] | None = None, precisions: list[str] | None = None) -> list[Target]:
     """Device x precision pairs to measure; None = every one this machine runs natively."""
-    from rwsr.device import cpu_has_native_bf16, resolve_device
+    from rwsr.device import native_bf16, resolve_device
 
     if devices is None:
         devices = ["cpu"]
@@ -67,12 +67,8 @@ def targets(devices: list[str] | None = None, precisions: list[str] | None = Non
     chosen = []
     for name in devices:
         device = resolve_device(name)  # raises ConfigError for unavailable devices
-        if device.type == "cuda":
-            native = ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
-        elif device.type == "cpu":
-            native = ["fp32"] + (["bf16"] if cpu_has_native_bf16() else [])
-        else:
-            native = ["fp32"]
+        native = ["fp32"] + (["fp16"] if device.type == "cuda" else [])
+        native += ["bf16"] if native_bf16(device) else []
         for precision in precisions or native:
             if precision == "fp16" and device.type == "cpu":
                 raise ConfigError("--precision fp16 is not supported on the CPU; use bf16 or fp32")
