@@ -19,6 +19,8 @@ from rwsr.errors import CheckpointError, ConfigError, RwsrError, WeightsUnavaila
 from rwsr.imageio import read_image, write_image
 from rwsr.models.checkpoint import load_model
 from rwsr.train import trainer
+from rwsr.train.config import load_config
+from rwsr.train.data import build_training_data, epoch_batches
 from rwsr.train.state import latest_checkpoint, load_checkpoint
 from rwsr.train.trainer import TrainingError, train
 
@@ -211,7 +213,7 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
         "train",
         str(REPO / "configs" / "tiny_cpu.yaml"),
         *_on(small_pairs),
-        "data.batch_size=1",
+        "data.batch_size=2",  # global: 1 per process
         f"output_dir={tmp_path}",
         "optim.iterations=3",
         "validation.layout=paired",
@@ -227,6 +229,7 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
         command, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("batch: 2 global, 1 per process x 2") == 1
     run = tmp_path / "tiny_cpu"
     records = _records(run)
     assert [r["iteration"] for r in records] == [1, 2, 3]
@@ -236,6 +239,78 @@ def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
     assert (
         load_checkpoint(run / "best.pt")["best"]["iteration"] == 2
     )  # rank 0 validated, all joined
+
+
+@pytest.fixture
+def float64_models():
+    """Models and tensors in float64 while the test runs: its sums are then exact enough
+    that any difference is one of meaning, not of rounding."""
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def test_ddp_shares_the_global_batch_and_steps_as_one_process(
+    city100_crops: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, float64_models
+) -> None:
+    """Two gloo processes at data.batch_size=4 take 2 samples each. With the GAN, both ranks
+    end with the same G and D. Without L_adv they take the step one process takes on the
+    whole batch: L_pix and L_per are means over the samples, so DDP's gradient average is the
+    batch gradient. (In float32 the two differ by rounding only, 1e-6 of the gradient, which
+    Adam turns into up to 6e-7 of a weight where a gradient nearly cancels; in float64, 1e-16.)
+    D's terms are not such means: PatchGAN's BatchNorm normalises by each rank's share (at 2
+    of 4 samples, 42% of D's gradient differs) and RaGAN's E[D(x)] averages over it (0.4%),
+    as on the authors' GPUs."""
+    monkeypatch.delenv("WORLD_SIZE", raising=False)  # the reference below is one process
+    tiny = REPO / "configs" / "tiny_cpu.yaml"
+    common = [f"data.sources.0.root={city100_crops}", f"output_dir={tmp_path}", "data.batch_size=4"]
+    runs = {"gan": common, "no_adv": [*common, "loss.adv=0"]}
+    single = trainer.setup(load_config(tiny, runs["no_adv"]))
+    batches = epoch_batches(single.data, seed=0, rank=0, start_iteration=0)
+    drawn = [next(batches) for _ in range(3)]
+    fixed = [{key: batch[key].double() for key in ("lr", "hr")} for batch in drawn]
+    job = tmp_path / "job.pt"
+    torch.save({"config": str(tiny), "runs": runs, "batches": fixed}, job)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(Path(__file__).with_name("ddp_steps.py")),
+        str(job),
+        str(tmp_path),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    rank0, rank1 = (torch.load(tmp_path / f"gan_rank{rank}.pt") for rank in (0, 1))
+    for part in ("generator", "discriminator"):
+        for key, tensor in rank0[part].items():
+            torch.testing.assert_close(rank1[part][key], tensor, rtol=0, atol=0, msg=key)
+    for batch in fixed:
+        assert trainer.train_step(single, batch) is not None
+    split = torch.load(tmp_path / "no_adv_rank0.pt")
+    trained = dict(single.generator.named_parameters())
+    single_grad = torch.cat([trained[key].grad.flatten() for key in split["generator_grad"]])
+    split_grad = torch.cat([grad.flatten() for grad in split["generator_grad"].values()])
+    assert (split_grad - single_grad).norm() < 1e-10 * single_grad.norm()
+    for key, tensor in trained.items():  # a step moves a weight by up to 1e-4 (optim.lr_g)
+        torch.testing.assert_close(split["generator"][key], tensor.detach(), rtol=0, atol=1e-12)
+
+
+def test_a_global_batch_that_does_not_split_evenly_is_refused(tiny_config) -> None:
+    config = tiny_config("data.batch_size=3")
+    with pytest.raises(
+        ConfigError, match=r"data.batch_size: 3 is the global batch .* 2 processes \(3 / 2 = 1.5\)"
+    ):
+        build_training_data(
+            config.data, scale=1, seed=0, rank=0, world=2, device=torch.device("cpu")
+        )
 
 
 def test_validation_keeps_the_best_checkpoint(tiny_config, small_pairs: Path) -> None:

@@ -66,7 +66,9 @@ class DataConfig(_Section):
     x1_blur: int = Field(2, ge=1, le=8, description="clean photos at x1: blur factor of the LR")
     hr_patch: int = Field(128, ge=8, description="HR crop side (LR = hr_patch / scale)")
     augment: bool = Field(True, description="flips and 90-degree rotations")
-    batch_size: int = Field(16, ge=1, description="per process")
+    batch_size: int = Field(
+        16, ge=1, description="global: split evenly across the processes of torchrun"
+    )
     workers: int | None = Field(
         None,
         ge=0,
@@ -151,6 +153,27 @@ class OptimConfig(_Section):
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of G, e.g. 0.999")
 
 
+class SpeedConfig(_Section):
+    """Switches that change how fast a step runs, not what it computes (beyond rounding)."""
+
+    cudnn_benchmark: bool = Field(
+        True,
+        description="CUDA: time cuDNN's convolution algorithms once and keep the fastest (the"
+        " crop size is fixed, so the search pays once)",
+    )
+    tf32: bool = Field(
+        True,
+        description="CUDA fp32: TF32 matrix units for convolutions and matrix products (about"
+        " 1e-3 relative rounding; false = strict fp32 as on the authors' V100s)",
+    )
+    channels_last: bool = Field(
+        False, description="models and batches in NHWC, the layout tensor cores read fastest"
+    )
+    compile: bool = Field(
+        False, description="torch.compile G, D and the perceptual network (a slow first step)"
+    )
+
+
 class TrainConfig(_Section):
     name: str = Field(description="run name: the run folder is output_dir/name")
     output_dir: Path = Path("runs")
@@ -162,6 +185,7 @@ class TrainConfig(_Section):
     model: ModelSection = ModelSection()
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
+    speed: SpeedConfig = SpeedConfig()
     log_every: int = Field(100, ge=1)
     checkpoint_every: int = Field(5000, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="latest N iteration checkpoints kept")

@@ -53,8 +53,9 @@ class SourceSummary:
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
     dataset: PairDataset
-    loader: DataLoader
+    loader: DataLoader  # batches of this process: its share of data.batch_size
     sources: list[SourceSummary]
+    world: int  # processes that share each batch
 
     def report(self) -> str:
         lines = [f"training data: {len(self.dataset)} pairs from {len(self.sources)} source(s)"]
@@ -64,6 +65,12 @@ class TrainingData:
             + f"), {s.share:.0%} of the samples, noise: {s.noise}"
             for s in self.sources
         ]
+        rank_batch = self.loader.batch_size
+        lines.append(
+            f"batch: {rank_batch * self.world} global, {rank_batch} per process x {self.world}"
+            if self.world > 1
+            else f"batch: {rank_batch} (one process)"
+        )
         return "\n".join(lines)
 
 
@@ -83,7 +90,17 @@ def build_training_data(
     device: torch.device,
 ) -> TrainingData:
     """Read every source, open the banks, and make the dataset and its loader.
-    `scale` is the generator's: every source must have it (clean photos are made at it)."""
+    `scale` is the generator's: every source must have it (clean photos are made at it).
+    `config.batch_size` is the global batch (the paper's 16, which the authors divide by
+    their number of GPUs): each of the `world` processes loads an equal share of it, so the
+    learning rate meets the same batch on any number of GPUs."""
+    if config.batch_size % world:
+        raise ConfigError(
+            f"data.batch_size: {config.batch_size} is the global batch and must split evenly"
+            f" across the {world} processes ({config.batch_size} / {world} ="
+            f" {config.batch_size / world:g}); use a multiple of {world}"
+        )
+    rank_batch = config.batch_size // world
     banks: dict[Path, NoiseBank] = {}
 
     def bank(path: Path | None) -> NoiseBank | None:
@@ -154,7 +171,7 @@ def build_training_data(
         sampler = RandomSampler(dataset, num_samples=samples, generator=generator)
     loader = DataLoader(
         dataset,
-        batch_size=config.batch_size,
+        batch_size=rank_batch,
         sampler=sampler,
         num_workers=workers,
         drop_last=True,
@@ -163,10 +180,9 @@ def build_training_data(
     )
     if len(loader) == 0:
         raise ConfigError(
-            f"data: {len(dataset)} pairs per process are fewer than data.batch_size"
-            f" {config.batch_size}"
+            f"data: {len(dataset)} pairs are fewer than data.batch_size {config.batch_size}"
         )
-    return TrainingData(dataset, loader, summaries)
+    return TrainingData(dataset, loader, summaries, world=world)
 
 
 def epoch_batches(

@@ -10,7 +10,7 @@ skipped, or whose weights are no longer finite, stops with an error instead of w
 
 Multi-GPU and multi-node: start with torchrun; `init_distributed` and `wrap_ddp` are the one
 DDP block, keyed on its environment (RANK, WORLD_SIZE, LOCAL_RANK); gloo on the CPU, NCCL on
-GPUs.
+GPUs. `data.batch_size` is the global batch: each process steps on its equal share.
 
 Exact resume: the data order of epoch e is a function of (seed, e, rank) alone
 (rwsr.train.data), the learning rate of a step a function of its iteration (`learning_rate`),
@@ -52,7 +52,7 @@ from rwsr.models.edl import RWSREDL, RWSREDLConfig
 from rwsr.models.layouts import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
-from rwsr.train.config import OptimConfig, TrainConfig
+from rwsr.train.config import OptimConfig, SpeedConfig, TrainConfig
 from rwsr.train.data import TrainingData, build_training_data, epoch_batches
 from rwsr.train.logs import RunLog, plot_curves, read_log
 from rwsr.train.losses import PerceptualLoss, discriminator_loss, generator_losses
@@ -271,6 +271,7 @@ def setup(config: TrainConfig) -> Run:
         else None
     )
     dtype = resolve_precision(config.precision, device)
+    apply_speed_switches(config.speed, device, [generator, discriminator, perceptual])
     run = Run(
         config=config,
         run_dir=config.output_dir / config.name,
@@ -290,6 +291,25 @@ def setup(config: TrainConfig) -> Run:
     )
     wrap_ddp(run)
     return run
+
+
+def apply_speed_switches(
+    speed: SpeedConfig, device: torch.device, modules: list[nn.Module | None]
+) -> None:
+    """The `speed` section: backend flags, NHWC layout and in-place torch.compile of the
+    models (nn.Module.compile keeps their state_dict keys, so checkpoints do not change).
+    Called after the EMA copy is made: the average is of the plain module's weights."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = speed.cudnn_benchmark
+        torch.backends.cudnn.allow_tf32 = speed.tf32
+        torch.backends.cuda.matmul.allow_tf32 = speed.tf32
+    for module in modules:
+        if module is None:
+            continue
+        if speed.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if speed.compile:
+            module.compile()
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -399,7 +419,7 @@ def check_health(run: Run) -> None:
         raise TrainingError(
             f"every step of this run up to iteration {run.iteration} was skipped (non-finite"
             f" losses): nothing was saved, and {_last_good(run)}; lower the loss weights or"
-            " learning rates, or set precision=fp32"
+            " learning rates, or start a new run with --precision fp32"
         )
     parts = {
         "G": unwrap(run.generator),
@@ -482,8 +502,9 @@ def set_learning_rates(run: Run) -> None:
 def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
     """One G step and one D step; the loss values, or None when they were not finite (the
     step is skipped, on every rank together)."""
-    lr_image = batch["lr"].to(run.device, non_blocking=True)
-    hr_image = batch["hr"].to(run.device, non_blocking=True)
+    layout = torch.channels_last if run.config.speed.channels_last else torch.contiguous_format
+    lr_image = batch["lr"].to(run.device, non_blocking=True, memory_format=layout)
+    hr_image = batch["hr"].to(run.device, non_blocking=True, memory_format=layout)
     generator, discriminator = run.generator, run.discriminator
 
     # G: D frozen, losses routed to the branches
@@ -598,8 +619,8 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             if bad_steps >= config.max_bad_steps:
                 raise TrainingError(
                     f"{bad_steps} consecutive non-finite steps up to iteration {run.iteration};"
-                    f" stopped, and {_last_good(run)}; try a lower learning rate or"
-                    " precision=fp32"
+                    f" stopped, and {_last_good(run)}; try a lower learning rate, or start a new"
+                    " run with --precision fp32"
                 )
         else:
             bad_steps = 0
