@@ -318,6 +318,7 @@ def test_random_shapes_channels_scales_and_sizes_match_the_plain_reference() -> 
                 np.testing.assert_allclose(result, expected, atol=1e-5, err_msg=str((shape, scale)))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_gives_the_same_integers_and_floats_as_the_cpu() -> None:
     rng = np.random.default_rng(3)
