@@ -160,7 +160,8 @@ def environment_stage(check: Check, record: dict[str, Any]) -> None:
 
 
 def cuda_tests_stage(check: Check, record: dict[str, Any]) -> None:
-    limit = min(120.0, max(10.0, check.left() * 0.2))
+    # Collection alone took 12 s on the H200 (2026-12-04), and 50 s did not finish them.
+    limit = min(180.0, max(10.0, check.left() * 0.3))
     command = [
         *(sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider"),
         "--continue-on-collection-errors",  # test modules of tools the device lacks (ncnn)

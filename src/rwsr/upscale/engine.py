@@ -46,9 +46,11 @@ BYTES_PER_PIXEL = {torch.float32: 16_384, torch.bfloat16: 8_192, torch.float16: 
 # On the CPU larger tiles are not faster, so cap them to keep memory modest (2000x1500 at
 # x4 in bf16: 154 s and 2.4 GB peak with 320, 164 s and 3.0 GB with 384).
 MAX_AUTO_TILE = {"cpu": 320, "cuda": 1536, "mps": 768}
-# cuDNN and many CUDA kernels index a tensor with 32-bit integers: a tensor of 2^31 elements or
-# more is refused with an error that is no out-of-memory error (x4plus's 64-channel layers at
-# 4x make one at a 1448 px tile). Auto tiles keep the widest activation under this bound.
+# Many CUDA kernels index a tensor with 32-bit integers and refuse one of 2^31 elements or more
+# with an error that is no out-of-memory error (x4plus's 64-channel layers at 4x make one from
+# a 1448 px tile). torch 2.11 with cuDNN on an H200 ran a 1536 px tile of x4plus in bf16
+# (experiments/device_check.py, 2026-12-04); other versions and kernels may not, so auto tiles
+# keep the widest activation under this bound, and such an error retries smaller tiles.
 MAX_TENSOR_ELEMENTS = 2**31 - 1
 
 TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
