@@ -129,6 +129,10 @@ def test_override_values_and_config_files_that_cannot_be_read(tmp_path: Path) ->
         ("optim.milestones=[0, 5]", "optim.milestones.0: Input should be greater than or equal"),
         ("data.sources.0.share=.inf", "data.sources.0.share: Input should be a finite number"),
         ("seed=4294967296", "seed: Input should be less than or equal to 4294967295"),
+        ("optim.grad_clip=0", "optim.grad_clip: Input should be greater than 0"),
+        ("optim.grad_clip=.nan", "optim.grad_clip: Input should be a finite number"),
+        ("optim.warmup=-1", "optim.warmup: Input should be greater than or equal to 0"),
+        ("optim.accumulate=0", "optim.accumulate: Input should be greater than or equal to 1"),
     ],
 )
 def test_numbers_must_be_finite_and_in_range(override: str, message: str) -> None:

@@ -82,8 +82,11 @@ def test_a_run_whose_every_step_was_skipped_fails(tiny) -> None:
     assert not (config.output_dir / "skipped" / "generator.safetensors").exists()
 
 
+@pytest.mark.parametrize(
+    ("warmup", "rates"), [(0, [1e-4, 1e-4, 0.5e-4, 0.5e-4]), (2, [0.5e-4, 1e-4, 0.5e-4, 0.5e-4])]
+)
 def test_a_skipped_first_step_keeps_the_schedule_without_torch_warnings(
-    tiny, monkeypatch: pytest.MonkeyPatch
+    tiny, monkeypatch: pytest.MonkeyPatch, warmup: int, rates: list[float]
 ) -> None:
     real = trainer.generator_losses
     calls = {"n": 0}
@@ -96,14 +99,17 @@ def test_a_skipped_first_step_keeps_the_schedule_without_torch_warnings(
         return losses
 
     monkeypatch.setattr(trainer, "generator_losses", nan_first)
-    config = tiny("optim.milestones=[2]", "log_every=1", "name=first-skipped")
+    config = tiny(
+        "optim.milestones=[2]", f"optim.warmup={warmup}", "log_every=1", "name=first-skipped"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run = train(config, progress=False)
     assert not [w for w in caught if "lr_scheduler" in str(w.message)]
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    # the rate each iteration's step ran with: halved after the milestone, skip or no skip
-    assert [r["lr_g"] for r in records] == [1e-4, 1e-4, 0.5e-4, 0.5e-4]
+    # the rate each iteration's step ran with: ramped up in the warm-up, halved after the
+    # milestone, skip or no skip
+    assert [r["lr_g"] for r in records] == pytest.approx(rates)
     assert "pix" not in records[0] and "pix" in records[1]
 
 

@@ -118,11 +118,13 @@ def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) 
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) -> None:
-    """N + M iterations in one run equal N, stop, resume, M: same weights, D and optimiser."""
+    """N + M iterations in one run equal N, stop, resume, M: same weights, D and optimiser
+    (the stop falls inside the learning-rate warm-up)."""
     common = (
         *_on(small_pairs),
         f"data.workers={workers}",
         "optim.milestones=[3]",
+        "optim.warmup=3",
         "optim.ema_decay=0.9",
         "checkpoint_every=2",
         "log_every=1",
@@ -260,11 +262,16 @@ def test_ddp_shares_the_global_batch_and_steps_as_one_process(
     Adam turns into up to 6e-7 of a weight where a gradient nearly cancels; in float64, 1e-16.)
     D's terms are not such means: PatchGAN's BatchNorm normalises by each rank's share (at 2
     of 4 samples, 42% of D's gradient differs) and RaGAN's E[D(x)] averages over it (0.4%),
-    as on the authors' GPUs."""
+    as on the authors' GPUs. The same holds with optim.accumulate=2 (DDP syncs the gradients
+    of the last micro-batch only, which by then hold both)."""
     monkeypatch.delenv("WORLD_SIZE", raising=False)  # the reference below is one process
     tiny = REPO / "configs" / "tiny_cpu.yaml"
     common = [f"data.sources.0.root={city100_crops}", f"output_dir={tmp_path}", "data.batch_size=4"]
-    runs = {"gan": common, "no_adv": [*common, "loss.adv=0"]}
+    runs = {
+        "gan": common,
+        "no_adv": [*common, "loss.adv=0"],
+        "no_adv_accumulate": [*common, "loss.adv=0", "optim.accumulate=2"],
+    }
     single = trainer.setup(load_config(tiny, runs["no_adv"]))
     batches = epoch_batches(single.data, seed=0, rank=0, start_iteration=0)
     drawn = [next(batches) for _ in range(3)]
@@ -299,8 +306,12 @@ def test_ddp_shares_the_global_batch_and_steps_as_one_process(
     single_grad = torch.cat([trained[key].grad.flatten() for key in split["generator_grad"]])
     split_grad = torch.cat([grad.flatten() for grad in split["generator_grad"].values()])
     assert (split_grad - single_grad).norm() < 1e-10 * single_grad.norm()
+    accumulated = torch.load(tmp_path / "no_adv_accumulate_rank0.pt")
     for key, tensor in trained.items():  # a step moves a weight by up to 1e-4 (optim.lr_g)
         torch.testing.assert_close(split["generator"][key], tensor.detach(), rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            accumulated["generator"][key], tensor.detach(), rtol=0, atol=1e-12
+        )
 
 
 def test_a_global_batch_that_does_not_split_evenly_is_refused(tiny_config) -> None:

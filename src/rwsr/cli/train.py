@@ -37,10 +37,18 @@ def train(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="Open every input as the run would, time a few steps, print the plan and the"
+            " estimated time, and write nothing."
+        ),
+    ] = False,
 ) -> None:
     """Train a generator; checkpoints, logs and curves go to output_dir/name."""
     from rwsr.outputs import check_output_dir
     from rwsr.train.config import load_config
+    from rwsr.train.plan import dry_run as plan_run
     from rwsr.train.trainer import train as run_training
 
     # The options go after the key=value overrides, so they win over the same keys there.
@@ -50,8 +58,13 @@ def train(
         if value is not None
     ]
     resolved = load_config(config, [*(overrides or []), *options])
-    check_output_dir(resolved.output_dir / resolved.name, option="output_dir")
     target = resume_from if resume_from is not None else ("latest" if resume else None)
+    if dry_run:
+        plan = plan_run(resolved, resume=target)
+        if plan is not None:
+            typer.echo(plan)
+        return
+    check_output_dir(resolved.output_dir / resolved.name, option="output_dir")
     try:
         run_dir = run_training(resolved, resume=target, progress=not quiet)
     except KeyboardInterrupt:

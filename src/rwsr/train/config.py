@@ -114,6 +114,11 @@ class ModelSection(_Section):
     rrdb: RRDBNetConfig | None = Field(None, description="override the generator's RRDB trunk")
     head: EDLHeadConfig | None = Field(None, description="override the generator's head")
     init_from: Path | None = Field(None, description="checkpoint to start G from (trunk or full)")
+    init_discriminator_from: Path | None = Field(
+        None,
+        description="checkpoint to start D from: an rwsr training checkpoint (its D) or a file"
+        " of D weights; every tensor must fit model.discriminator",
+    )
     discriminator: Literal["patchgan", "vgg128"] = "patchgan"
     freeze_trunk: bool = Field(False, description="train only the head (cheap camera adaptation)")
     gradient_checkpointing: bool = Field(
@@ -151,6 +156,21 @@ class OptimConfig(_Section):
     )
     gamma: float = Field(0.5, gt=0, le=1, description="a decay: 1 keeps the rates")
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of G, e.g. 0.999")
+    warmup: int = Field(
+        0,
+        ge=0,
+        description="iterations of linear learning-rate warm-up (iteration i of them runs at"
+        " i/warmup of the rate); the milestone decay multiplies it",
+    )
+    grad_clip: float | None = Field(
+        None, gt=0, description="max global gradient norm, of G and of D each; None = off"
+    )
+    accumulate: int = Field(
+        1,
+        ge=1,
+        description="micro-batches per optimiser step: the step sees all of data.batch_size,"
+        " but a GPU holds only 1/accumulate of its process's share at once",
+    )
 
 
 class SpeedConfig(_Section):
@@ -187,6 +207,11 @@ class TrainConfig(_Section):
     optim: OptimConfig = OptimConfig()
     speed: SpeedConfig = SpeedConfig()
     log_every: int = Field(100, ge=1)
+    log_tensorboard: Literal["auto", True, False] = Field(
+        "auto", description="also log to TensorBoard; auto = when the package is installed"
+    )
+    log_wandb: bool = Field(False, description="also log to Weights & Biases (pip install wandb)")
+    log_wandb_project: str = Field("rwsr", min_length=1, description="the W&B project")
     checkpoint_every: int = Field(5000, ge=1)
     keep_checkpoints: int = Field(3, ge=1, description="latest N iteration checkpoints kept")
     max_bad_steps: int = Field(10, ge=1, description="consecutive non-finite steps before stopping")
@@ -226,6 +251,10 @@ class TrainConfig(_Section):
             )
         if self.validation.best_metric == "lpips" and not self.validation.lpips:
             problems.append("validation.best_metric lpips needs validation.lpips true")
+        if self.model.init_discriminator_from is not None and self.loss.adv <= 0:
+            problems.append(
+                "model.init_discriminator_from needs loss.adv > 0 (without L_adv there is no D)"
+            )
         if self.model.freeze_trunk and not self.model.generator.startswith("rwsr-edl"):
             problems.append(
                 "model.freeze_trunk needs an rwsr-edl generator (the head is what trains)"
@@ -327,6 +356,7 @@ def missing_paths(config: TrainConfig) -> list[str]:
         "data.noise_bank": config.data.noise_bank,
         "validation.root": config.validation.root,
         "model.init_from": config.model.init_from,
+        "model.init_discriminator_from": config.model.init_discriminator_from,
         "loss.vgg_weights": config.loss.vgg_weights,
         "validation.lpips_backbone": None
         if config.validation.lpips_backbone in (None, "random")

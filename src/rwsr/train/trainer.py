@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from rwsr.atomic import write_text_atomic
 from rwsr.device import resolve_device, resolve_precision
-from rwsr.errors import ConfigError, RwsrError
+from rwsr.errors import CheckpointError, ConfigError, RwsrError
 from rwsr.models.catalog import architecture_config, build_model, generator_scale
 from rwsr.models.checkpoint import (
     load_weights_into,
@@ -54,7 +54,7 @@ from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
 from rwsr.train.config import OptimConfig, SpeedConfig, TrainConfig
 from rwsr.train.data import TrainingData, build_training_data, epoch_batches
-from rwsr.train.logs import RunLog, plot_curves, read_log
+from rwsr.train.logs import RunLog, chosen_loggers, plot_curves, read_log
 from rwsr.train.losses import PerceptualLoss, discriminator_loss, generator_losses
 from rwsr.train.state import (
     checkpoint_path,
@@ -194,6 +194,50 @@ def build_generator(config: TrainConfig, say: Callable[[str], None]) -> nn.Modul
     return generator
 
 
+def discriminator_weights(path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """D's tensors in `path` and what held them: an rwsr training checkpoint (its D) or a
+    file of D weights (rwsr safetensors of a D, a BasicSR net_d, a plain state dict)."""
+    try:
+        checkpoint = load_checkpoint(path)
+    except CheckpointError:  # not a training checkpoint: read it as a file of weights
+        return read_checkpoint(path)[0], "D weights"
+    if checkpoint.get("discriminator") is None:
+        raise ConfigError(
+            f"model.init_discriminator_from: {path} is a checkpoint of a run without D (loss.adv 0)"
+        )
+    return checkpoint["discriminator"], "rwsr training checkpoint"
+
+
+def build_discriminator(config: TrainConfig, say: Callable[[str], None]) -> nn.Module:
+    discriminator = build_model(architecture_config(config.model.discriminator))
+    path = config.model.init_discriminator_from
+    if path is not None:
+        state, source = discriminator_weights(path)
+        try:
+            report = load_weights_into(discriminator, state, strict=True, path=path)
+        except CheckpointError as error:
+            raise ConfigError(
+                f"model.init_discriminator_from: {error} (model.discriminator is"
+                f" {config.model.discriminator}, and every tensor must fit it)"
+            ) from None
+        say(f"D initialised from {path} ({source}): {report.summary()}")
+    return discriminator
+
+
+def check_micro_batches(config: TrainConfig, world: int) -> None:
+    """Each of the `world` processes splits its share of data.batch_size into
+    `optim.accumulate` equal micro-batches (equal, so their mean losses add up to the
+    batch's); a split that leaves a fraction is refused."""
+    batch, micro_batches = config.data.batch_size, config.optim.accumulate
+    if micro_batches > 1 and batch % (world * micro_batches):
+        raise ConfigError(
+            f"optim.accumulate: data.batch_size {batch} does not split into {micro_batches}"
+            f" micro-batches on each of {world} process(es) ({batch} / {world * micro_batches}"
+            f" = {batch / (world * micro_batches):g}); use a data.batch_size that is a multiple"
+            f" of {world * micro_batches}, or another optim.accumulate"
+        )
+
+
 def build_perceptual(config: TrainConfig) -> PerceptualLoss | None:
     if config.loss.per <= 0:
         return None
@@ -232,6 +276,7 @@ def setup(config: TrainConfig) -> Run:
         else (lambda message: None)
     )
     torch.manual_seed(config.seed + ddp.rank)
+    check_micro_batches(config, ddp.world)  # before any data set is read
 
     generator = build_generator(config, say).to(device)
     data = build_training_data(
@@ -242,11 +287,7 @@ def setup(config: TrainConfig) -> Run:
         world=ddp.world,
         device=device,
     )
-    discriminator = (
-        build_model(architecture_config(config.model.discriminator)).to(device)
-        if config.loss.adv > 0
-        else None
-    )
+    discriminator = build_discriminator(config, say).to(device) if config.loss.adv > 0 else None
     perceptual = build_perceptual(config)
     if perceptual is not None:
         perceptual = perceptual.to(device)
@@ -348,6 +389,9 @@ RESUMABLE_CHANGES = frozenset(
         "name",
         "optim.iterations",
         "log_every",
+        "log_tensorboard",
+        "log_wandb",
+        "log_wandb_project",
         "checkpoint_every",
         "keep_checkpoints",
         "max_bad_steps",
@@ -486,10 +530,13 @@ def validate(run: Run, log: RunLog | None) -> None:
 
 def learning_rate(base: float, optim: OptimConfig, iteration: int) -> float:
     """The rate of `iteration`'s step: `base` times gamma for each milestone before it (with
-    a milestone at 10,000, iteration 10,001 is the first at half the rate). A function of the
+    a milestone at 10,000, iteration 10,001 is the first at half the rate), times the warm-up
+    ramp: iteration i of `optim.warmup` runs at i/warmup (never 0, which would waste the
+    step), milestones counted from iteration 0 as without warm-up. A function of the
     iteration alone, so skipped steps and resumed runs keep the schedule; no torch scheduler
     has to be stepped around a skipped optimizer step."""
-    return base * optim.gamma ** sum(milestone < iteration for milestone in optim.milestones)
+    ramp = min(1.0, iteration / optim.warmup) if optim.warmup else 1.0
+    return base * ramp * optim.gamma ** sum(milestone < iteration for milestone in optim.milestones)
 
 
 def set_learning_rates(run: Run) -> None:
@@ -500,11 +547,68 @@ def set_learning_rates(run: Run) -> None:
 
 
 def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
-    """One G step and one D step; the loss values, or None when they were not finite (the
-    step is skipped, on every rank together)."""
+    """One G step and one D step on the batch, whose gradients add up over `optim.accumulate`
+    micro-batches; the loss values (means over the micro-batches, and the gradient norms
+    when `optim.grad_clip` is on), or None when a loss was not finite (the step is skipped,
+    on every rank together)."""
     layout = torch.channels_last if run.config.speed.channels_last else torch.contiguous_format
-    lr_image = batch["lr"].to(run.device, non_blocking=True, memory_format=layout)
-    hr_image = batch["hr"].to(run.device, non_blocking=True, memory_format=layout)
+    micro_batches = run.config.optim.accumulate
+    lr_images = batch["lr"].to(run.device, non_blocking=True, memory_format=layout)
+    hr_images = batch["hr"].to(run.device, non_blocking=True, memory_format=layout)
+    for optimizer in (run.opt_g, run.opt_d):
+        if optimizer is not None:
+            optimizer.zero_grad(set_to_none=True)
+    values: dict[str, float] = {}
+    pieces = zip(lr_images.chunk(micro_batches), hr_images.chunk(micro_batches), strict=True)
+    for index, (lr_image, hr_image) in enumerate(pieces):
+        with gradient_sync(run, sync=index == micro_batches - 1):
+            losses = accumulate_gradients(run, lr_image, hr_image)
+        if losses is None:
+            return None
+        for name, value in losses.items():
+            values[name] = values.get(name, 0.0) + float(value.detach()) / micro_batches
+    for name, optimizer in (("g", run.opt_g), ("d", run.opt_d)):
+        if optimizer is None:
+            continue
+        norm = clip_gradients(run, optimizer)
+        if norm is not None:
+            values[f"grad_norm_{name}"] = norm
+        run.scaler.step(optimizer)
+    run.scaler.update()
+    if run.ema is not None:
+        run.ema.update_parameters(unwrap(run.generator))
+    return values
+
+
+def gradient_sync(run: Run, sync: bool) -> contextlib.AbstractContextManager[Any]:
+    """DDP all-reduces the gradients in a backward whose forward ran outside `no_sync`: of
+    a step's micro-batches only the last is synced, the others add up on each rank."""
+    stack = contextlib.ExitStack()
+    for model in (run.generator, run.discriminator):
+        if not sync and isinstance(model, DistributedDataParallel):
+            stack.enter_context(model.no_sync())
+    return stack
+
+
+def clip_gradients(run: Run, optimizer: torch.optim.Optimizer) -> float | None:
+    """`optim.grad_clip` on the optimiser's global gradient norm, measured on the true
+    gradients (fp16's GradScaler unscales them first; its step then does not again); the
+    norm before clipping, or None when clipping is off."""
+    if run.config.optim.grad_clip is None:
+        return None
+    run.scaler.unscale_(optimizer)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    return float(torch.nn.utils.clip_grad_norm_(parameters, run.config.optim.grad_clip))
+
+
+def accumulate_gradients(
+    run: Run, lr_image: torch.Tensor, hr_image: torch.Tensor
+) -> dict[str, torch.Tensor] | None:
+    """Forward and backward of one micro-batch: G's routed losses and D's loss, each divided
+    by `optim.accumulate` and added to the gradients (where a loss is a mean over samples,
+    the micro-batches' sum is the whole batch's gradient; PatchGAN's BatchNorm and RaGAN's
+    mean logit are per micro-batch). The loss values (D's as 'd'), or None, with nothing
+    added, when one was not finite."""
     generator, discriminator = run.generator, run.discriminator
 
     # G: D frozen, losses routed to the branches
@@ -539,31 +643,20 @@ def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
         dist.all_reduce(finite, op=dist.ReduceOp.MIN)
     if not finite:
         return None
-    run.opt_g.zero_grad(set_to_none=True)
-    run.scaler.scale(losses["total"]).backward()
-    run.scaler.step(run.opt_g)
-    if discriminator is not None:
-        run.opt_d.zero_grad(set_to_none=True)
-        run.scaler.scale(d_loss).backward()
-        run.scaler.step(run.opt_d)
-    run.scaler.update()
-    if run.ema is not None:
-        run.ema.update_parameters(unwrap(generator))
-    values = {name: float(value.detach()) for name, value in losses.items()}
+    micro_batches = run.config.optim.accumulate
+    run.scaler.scale(losses["total"] / micro_batches).backward()
     if d_loss is not None:
-        values["d"] = float(d_loss.detach())
-    return values
+        run.scaler.scale(d_loss / micro_batches).backward()
+        losses["d"] = d_loss
+    return losses
 
 
 # ----------------------------------------------------------------------------- the loop
 
 
-def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bool = True) -> Path:
-    """Run (or continue, with `resume` = a checkpoint path or "latest") one training run.
-
-    Returns the run folder: checkpoints/, best.pt, generator.safetensors, log.jsonl,
-    curves.png, config.json, data.json.
-    """
+def open_run(config: TrainConfig, *, resume: Path | str | None = None) -> Run:
+    """The run `train` steps, opened and (with `resume` = a checkpoint path or "latest")
+    restored; it writes nothing, so `rwsr train --dry-run` opens its runs the same way."""
     run_dir = config.output_dir / config.name
     resume_path = (
         latest_checkpoint(run_dir) if resume == "latest" else (Path(resume) if resume else None)
@@ -575,11 +668,22 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
             " another name"
         )
     read_log(run_dir / "log.jsonl")  # a log the run cannot continue stops it before set-up
+    chosen_loggers(config)  # so does a logger set true whose package is not installed
     run = setup(config)
     if resume == "latest" and resume_path is None:
         run.say(f"no checkpoint in {run_dir / 'checkpoints'}; starting from iteration 0")
     if resume_path is not None:
         restore(run, resume_path)
+    return run
+
+
+def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bool = True) -> Path:
+    """Run (or continue, with `resume` = a checkpoint path or "latest") one training run.
+
+    Returns the run folder: checkpoints/, best.pt, generator.safetensors, log.jsonl,
+    curves.png, config.json, data.json.
+    """
+    run = open_run(config, resume=resume)
     run.say(run.data.report())
     run.say(f"perceptual loss: {perceptual_description(config)}")
     log = None
@@ -590,7 +694,14 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         )
         sources = [dataclasses.asdict(s) for s in run.data.sources]
         write_text_atomic(run.run_dir / "data.json", json.dumps(sources, indent=1), overwrite=True)
-        log = RunLog(run.run_dir, start_iteration=run.iteration)
+        log = RunLog(
+            run.run_dir,
+            start_iteration=run.iteration,
+            loggers=chosen_loggers(config),
+            wandb_project=config.log_wandb_project,
+            run_config=json.loads(config.model_dump_json()),
+        )
+        run.say(f"logging to {', '.join(log.outputs)}")
 
     batches = epoch_batches(
         run.data, seed=config.seed, rank=run.ddp.rank, start_iteration=run.iteration
