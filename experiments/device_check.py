@@ -281,15 +281,22 @@ def timed_windows(run_dir: Path, warmup_steps: int) -> dict[str, float]:
     }
 
 
+def data_overrides(check: Check, source: str, bank: Path) -> list[str]:
+    """One data source, the bank if there is one, the paper's batch 16 of 128 px crops."""
+    return [
+        f"data.sources=[{source}]",
+        f"data.noise_bank={bank if bank.is_dir() else 'null'}",
+        "data.batch_size=16" if not check.smoke else "data.batch_size=2",
+        "data.hr_patch=128" if not check.smoke else "data.hr_patch=32",
+    ]
+
+
 def train_steps_stage(check: Check, record: dict[str, Any], data: Path, work: Path) -> None:
     pairs = x4_pairs(data, work / "x4_pairs", count=70)
     bank = data / "bank"
     warmup, timed, window = (40, 100, 20) if not check.smoke else (2, 2, 1)
     base = [
-        f"data.sources=[{{layout: paired, root: {pairs}, scale: 4}}]",
-        f"data.noise_bank={bank if bank.is_dir() else 'null'}",
-        "data.batch_size=16" if not check.smoke else "data.batch_size=2",
-        "data.hr_patch=128" if not check.smoke else "data.hr_patch=32",
+        *data_overrides(check, f"{{layout: paired, root: {pairs}, scale: 4}}", bank),
         "model.init_from=null",
         "validation.root=null",
         "loss.allow_random_vgg=true",
@@ -334,10 +341,7 @@ def train_steps_stage(check: Check, record: dict[str, Any], data: Path, work: Pa
 def finetune_stage(check: Check, record: dict[str, Any], data: Path, work: Path) -> None:
     bank = data / "bank"
     base = [
-        f"data.sources=[{{layout: city100, root: {data}, split: fit}}]",
-        f"data.noise_bank={bank if bank.is_dir() else 'null'}",
-        "data.batch_size=16" if not check.smoke else "data.batch_size=2",
-        "data.hr_patch=128" if not check.smoke else "data.hr_patch=32",
+        *data_overrides(check, f"{{layout: city100, root: {data}, split: fit}}", bank),
         "validation.root=null",
         "validation.lpips_backbone=null",
         "loss.vgg_weights=null",  # the L1 phase has no perceptual loss

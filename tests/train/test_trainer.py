@@ -39,6 +39,17 @@ def small_pairs(city100_crops: Path, tmp_path: Path) -> Path:
     return root
 
 
+# Two processes of one machine, as `torchrun --standalone --nproc_per_node 2`.
+TORCHRUN_TWO_PROCESSES = [
+    sys.executable,
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node",
+    "2",
+]
+
+
 def _on(pairs: Path) -> tuple[str, ...]:
     """Overrides that make the tiny preset's only source the x1 `paired` folder `pairs`."""
     return (
@@ -204,12 +215,7 @@ def test_untrained_vgg_is_refused(
 def test_ddp_two_processes_on_cpu(small_pairs: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
+        *TORCHRUN_TWO_PROCESSES,
         "-m",
         "rwsr",
         "train",
@@ -279,12 +285,7 @@ def test_ddp_shares_the_global_batch_and_steps_as_one_process(
     job = tmp_path / "job.pt"
     torch.save({"config": str(tiny), "runs": runs, "batches": fixed}, job)
     command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
+        *TORCHRUN_TWO_PROCESSES,
         str(Path(__file__).with_name("ddp_steps.py")),
         str(job),
         str(tmp_path),
