@@ -546,11 +546,12 @@ def set_learning_rates(run: Run) -> None:
             group["lr"] = learning_rate(base, optim, run.iteration)
 
 
-def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
+def train_step(run: Run, batch: dict[str, Any]) -> dict[str, torch.Tensor] | None:
     """One G step and one D step on the batch, whose gradients add up over `optim.accumulate`
-    micro-batches; the loss values (means over the micro-batches, and the gradient norms
-    when `optim.grad_clip` is on), or None when a loss was not finite (the step is skipped,
-    on every rank together)."""
+    micro-batches; the loss values as 0-d device tensors (means over the micro-batches, and
+    the gradient norms when `optim.grad_clip` is on: read them at log intervals, each read
+    waits for the device), or None when a loss was not finite (the step is skipped, on every
+    rank together)."""
     layout = torch.channels_last if run.config.speed.channels_last else torch.contiguous_format
     micro_batches = run.config.optim.accumulate
     lr_images = batch["lr"].to(run.device, non_blocking=True, memory_format=layout)
@@ -558,7 +559,7 @@ def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
     for optimizer in (run.opt_g, run.opt_d):
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
-    values: dict[str, float] = {}
+    values: dict[str, torch.Tensor] = {}
     pieces = zip(lr_images.chunk(micro_batches), hr_images.chunk(micro_batches), strict=True)
     for index, (lr_image, hr_image) in enumerate(pieces):
         with gradient_sync(run, sync=index == micro_batches - 1):
@@ -566,7 +567,7 @@ def train_step(run: Run, batch: dict[str, Any]) -> dict[str, float] | None:
         if losses is None:
             return None
         for name, value in losses.items():
-            values[name] = values.get(name, 0.0) + float(value.detach()) / micro_batches
+            values[name] = values.get(name, 0.0) + value.detach() / micro_batches
     for name, optimizer in (("g", run.opt_g), ("d", run.opt_d)):
         if optimizer is None:
             continue
@@ -590,7 +591,7 @@ def gradient_sync(run: Run, sync: bool) -> contextlib.AbstractContextManager[Any
     return stack
 
 
-def clip_gradients(run: Run, optimizer: torch.optim.Optimizer) -> float | None:
+def clip_gradients(run: Run, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
     """`optim.grad_clip` on the optimiser's global gradient norm, measured on the true
     gradients (fp16's GradScaler unscales them first; its step then does not again); the
     norm before clipping, or None when clipping is off."""
@@ -598,7 +599,7 @@ def clip_gradients(run: Run, optimizer: torch.optim.Optimizer) -> float | None:
         return None
     run.scaler.unscale_(optimizer)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    return float(torch.nn.utils.clip_grad_norm_(parameters, run.config.optim.grad_clip))
+    return torch.nn.utils.clip_grad_norm_(parameters, run.config.optim.grad_clip)
 
 
 def accumulate_gradients(
@@ -635,13 +636,12 @@ def accumulate_gradients(
         discriminator.requires_grad_(True)
         with run.autocast():
             d_loss = discriminator_loss(discriminator, sr, hr_image)
-    finite = torch.tensor(
-        float(torch.isfinite(losses["total"]) and (d_loss is None or torch.isfinite(d_loss))),
-        device=run.device,
-    )
+    checked = [losses["total"]] + ([d_loss] if d_loss is not None else [])
+    finite = torch.isfinite(torch.stack([loss.detach().float() for loss in checked])).all()
+    finite = finite.float()
     if run.ddp.world > 1:  # every rank skips together, or the gradient all-reduce would hang
         dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-    if not finite:
+    if not finite:  # a step's one host sync: whether to skip must be known before backward
         return None
     micro_batches = run.config.optim.accumulate
     run.scaler.scale(losses["total"] / micro_batches).backward()
@@ -743,7 +743,8 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         if run.iteration % config.log_every == 0 or last:
             elapsed = time.perf_counter() - window_start
             steps = len(window.get("total", [])) or 1
-            record = {k: sum(v) / len(v) for k, v in window.items()}
+            # The losses stay on the device until here: no host sync per step for them.
+            record = {k: float(torch.stack(v).float().mean()) for k, v in window.items()}
             record.update(
                 lr_g=run.opt_g.param_groups[0]["lr"],
                 it_per_s=steps / elapsed,
