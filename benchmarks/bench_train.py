@@ -37,7 +37,6 @@ from rwsr.data.imresize import imresize
 from rwsr.imageio import read_image, write_image
 from rwsr.train import trainer
 from rwsr.train.config import load_config
-from rwsr.train.data import epoch_batches
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -143,7 +142,7 @@ class Subject:
     def __init__(self, label: str, overrides: list[str], variant: str | None = None) -> None:
         self.label = label
         self.run = trainer.setup(load_config(REPO / "configs" / "camerasr_x1_cpu.yaml", overrides))
-        batches = epoch_batches(self.run.data, seed=0, rank=0, start_iteration=0)
+        batches = self.run.data.batches(start_iteration=0)
         self.batches = [next(batches) for _ in range(3)]
         if variant is not None:
             self.batches = VARIANTS[variant](self.run, self.batches)

@@ -48,7 +48,7 @@ def main() -> None:
     rows = []
     for texture in TEXTURES:
         set_texture(model, texture, name=args.model)
-        rows.append({"texture": texture, **validator(model)})
+        rows.append({"texture": texture, **validator(model).scores})
         print(rows[-1], flush=True)
     args.output.mkdir(parents=True, exist_ok=True)
     lines = [

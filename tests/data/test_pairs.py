@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import rwsr.data.pairs as pairs_module
 from rwsr.cli.main import app
 from rwsr.data.imresize import imresize
-from rwsr.data.pairs import PairsConfig, make_pair
+from rwsr.data.pairs import PairsConfig, lr_window, make_pair
 from rwsr.errors import InputError
 from rwsr.imageio import read_image, write_image
 
@@ -130,9 +130,9 @@ def test_empty_source_and_foreign_output_folders_are_refused(tmp_path: Path, sou
 
 
 def test_x1_pair_loses_the_detail_of_a_x2_camera_at_the_hr_size(photo_rgb: np.ndarray) -> None:
-    source = photo_rgb[:203, :250]  # odd sizes: the x1/2 pass rounds up to 102 x 125
+    source = photo_rgb[:203, :250]  # an odd side is cut to a multiple of the blur, 202
     hr, lr = make_pair(source, config=PairsConfig(scale=1, cleanup=1, x1_blur=2))
-    assert np.array_equal(hr, source)
+    assert np.array_equal(hr, source[:202])
     assert lr.shape == hr.shape and lr.dtype == hr.dtype
     assert not np.array_equal(lr, hr)
     assert np.array_equal(lr, imresize(imresize(hr, 0.5), size=hr.shape[:2]))
@@ -140,6 +140,26 @@ def test_x1_pair_loses_the_detail_of_a_x2_camera_at_the_hr_size(photo_rgb: np.nd
     assert np.array_equal(same, source)
     _, x4 = make_pair(source, config=PairsConfig(scale=4, cleanup=1, x1_blur=3))
     assert np.array_equal(x4, imresize(source[:200, :248], 0.25))  # scale > 1: unchanged
+
+
+@pytest.mark.parametrize(("scale", "x1_blur"), [(4, 2), (3, 2), (2, 2), (1, 2), (1, 3), (1, 1)])
+def test_an_lr_window_made_from_the_hr_around_it_is_the_whole_lr_cropped(
+    photo_rgb: np.ndarray, scale: int, x1_blur: int
+) -> None:
+    """Windows at the photo's corners and inside it equal the whole photo's LR cropped, value
+    for value: the HR margin covers the reach of the bicubic kernels."""
+    config = PairsConfig(scale=scale, cleanup=1, x1_blur=x1_blur)
+    hr, lr = make_pair(photo_rgb[:203, :250], config=config)
+    size = 12 if scale > 1 else 24
+    last_top, last_left = lr.shape[0] - size, lr.shape[1] - size
+    rng = np.random.default_rng(scale * 10 + x1_blur)
+    inner = zip(rng.integers(0, last_top + 1, 12), rng.integers(0, last_left + 1, 12), strict=True)
+    for top, left in [(0, 0), (last_top, last_left), (0, last_left), *inner]:
+        window = lr_window(hr, int(top), int(left), size, config=config)
+        assert np.array_equal(window, lr[top : top + size, left : left + size]), (top, left)
+    if config.hr_multiple > 1:
+        with pytest.raises(ValueError, match="Expected make_pair's HR"):
+            lr_window(photo_rgb[:203, :250], 0, 0, size, config=config)  # not cut to whole steps
 
 
 def test_cli_x1_blur_option_makes_same_size_pairs(sources: Path, tmp_path: Path) -> None:

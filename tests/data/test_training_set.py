@@ -1,7 +1,9 @@
-"""The training Dataset: aligned crops, augmentation, noise injection, worker streams."""
+"""The training Dataset: aligned crops, augmentation, noise injection, samples as functions of
+their keys, clean photos cropped before their LR is made, and the decoded-image cache."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,12 +13,23 @@ import torch
 from torch.utils.data import DataLoader
 
 from rwsr.data.datasets import ImagePair, load_pairs
+from rwsr.data.decoded_cache import DecodedImages
 from rwsr.data.ngdc.bank import open_bank
 from rwsr.data.ngdc.cati import NoiseSamplingConfig
 from rwsr.data.ngdc.collect import collect_noise
-from rwsr.data.training_set import PairDataset, TrainingSetConfig
+from rwsr.data.pairs import PairsConfig, make_pair
+from rwsr.data.training_set import PairDataset, image_paths
 from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import read_image, to_float, write_image
+from rwsr.train.config import DataConfig
+
+SETTINGS = ("hr_patch", "augment", "noise_probability", "x1_blur")
+
+
+def make_dataset(pairs: list[ImagePair], **settings: object) -> PairDataset:
+    """A PairDataset with data.*'s defaults (DataConfig, their one place) but for `settings`."""
+    defaults = {name: DataConfig.model_fields[name].default for name in SETTINGS}
+    return PairDataset(pairs, **(defaults | settings))
 
 
 def block_mean_pair(folder: Path, name: str, seed: int, scale: int = 4) -> ImagePair:
@@ -31,10 +44,10 @@ def block_mean_pair(folder: Path, name: str, seed: int, scale: int = 4) -> Image
 
 def test_crops_stay_aligned_through_flips_and_rotations(tmp_path: Path) -> None:
     pairs = [block_mean_pair(tmp_path, f"{k}.png", k) for k in range(3)]
-    dataset = PairDataset(pairs, config=TrainingSetConfig(hr_patch=32))
+    dataset = make_dataset(pairs, hr_patch=32)
     seen_orientations = set()
     for k in range(24):
-        sample = dataset[k % 3]
+        sample = dataset[(k % 3, k)]
         lr, hr = sample["lr"], sample["hr"]
         assert lr.shape == (3, 8, 8) and hr.shape == (3, 32, 32) and lr.dtype == torch.float32
         pooled = torch.nn.functional.avg_pool2d(hr[None], 4)[0]
@@ -45,8 +58,8 @@ def test_crops_stay_aligned_through_flips_and_rotations(tmp_path: Path) -> None:
 
 def test_unaugmented_crop_is_the_real_city100_region(city100_crops: Path) -> None:
     pairs = load_pairs(city100_crops, layout="city100")[:2]
-    dataset = PairDataset(pairs, config=TrainingSetConfig(hr_patch=64, augment=False))
-    sample = dataset[1]
+    dataset = make_dataset(pairs, hr_patch=64, augment=False)
+    sample = dataset[(1, 5)]
     y, x = sample["crop"]
     lr = to_float(read_image(pairs[1].lr))[y : y + 64, x : x + 64]
     hr = to_float(read_image(pairs[1].hr))[y : y + 64, x : x + 64]
@@ -54,20 +67,23 @@ def test_unaugmented_crop_is_the_real_city100_region(city100_crops: Path) -> Non
     assert np.array_equal(sample["hr"].numpy(), hr.transpose(2, 0, 1))
 
 
-def crops(seed: int, dataset: PairDataset, epochs: int = 1) -> list[list[tuple[int, int]]]:
-    torch.manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=1, num_workers=2, shuffle=False)
-    return [[(int(b["crop"][0]), int(b["crop"][1])) for b in loader] for _ in range(epochs)]
-
-
-def test_workers_draw_different_streams_reproducibly(tmp_path: Path) -> None:
+def test_a_sample_is_a_function_of_its_key_through_any_number_of_workers(tmp_path: Path) -> None:
+    """The same keys give the same samples in the main process, through two workers and in
+    another order; another seed gives another crop of the same pair."""
     pair = block_mean_pair(tmp_path, "same.png", 0)
-    dataset = PairDataset([pair] * 12, config=TrainingSetConfig(hr_patch=16))
-    first, second = crops(0, dataset, epochs=2)
-    assert first[0::2] != first[1::2]  # worker 0 and worker 1 (samples alternate)
-    assert first != second  # a new epoch gives new crops
-    assert crops(0, dataset, epochs=2) == [first, second]  # same torch seed, same crops
-    assert crops(1, dataset)[0] != first
+    dataset = make_dataset([pair] * 4, hr_patch=16)
+    keys = [(k % 4, 1000 + k) for k in range(12)]
+
+    def crops(workers: int, order: list[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
+        loader = DataLoader(dataset, batch_size=None, sampler=order, num_workers=workers)
+        return {key: (tuple(sample["crop"]), sample["hr"]) for key, sample in zip(order, loader)}
+
+    main = crops(0, keys)
+    for key, (crop, hr) in crops(2, keys[::-1]).items():
+        assert crop == main[key][0] and torch.equal(hr, main[key][1])
+    assert len({crop for crop, _ in main.values()}) > 6
+    with pytest.raises(TypeError, match=r"Expected a \(pair index, sample seed\) key"):
+        dataset[0]
 
 
 @pytest.fixture
@@ -92,12 +108,10 @@ def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(
     bank_dir: Path, tmp_path: Path
 ) -> None:
     bank = open_bank(bank_dir)
-    dataset = PairDataset(
-        [flat_pair(tmp_path, 128)], config=TrainingSetConfig(hr_patch=64), bank=bank
-    )
+    dataset = make_dataset([flat_pair(tmp_path, 128)], hr_patch=64, bank=bank)
     residuals = []
-    for _ in range(20):
-        sample = dataset[0]
+    for seed in range(20):
+        sample = dataset[(0, seed)]
         assert sample["noise"] >= 0
         residual = sample["lr"] - 128 / 255
         assert residual.mean(dim=(1, 2)).abs().max() < 1e-6  # per-channel mean removed
@@ -106,17 +120,13 @@ def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(
     std = torch.stack(residuals).std().item() * 255
     assert 6.5 < std < 9.5  # the sigma 8 of the bank's source images
 
-    bright = PairDataset(
-        [flat_pair(tmp_path / "b", 254)], config=TrainingSetConfig(hr_patch=64), bank=bank
-    )
-    assert bright[0]["lr"].max() <= 1.0
+    bright = make_dataset([flat_pair(tmp_path / "b", 254)], hr_patch=64, bank=bank)
+    assert bright[(0, 0)]["lr"].max() <= 1.0
 
-    half = PairDataset(
-        [flat_pair(tmp_path / "h", 128)],
-        config=TrainingSetConfig(hr_patch=64, noise_probability=0.5),
-        bank=bank,
+    half = make_dataset(
+        [flat_pair(tmp_path / "h", 128)], hr_patch=64, noise_probability=0.5, bank=bank
     )
-    noisy = sum(half[0]["noise"] >= 0 for _ in range(200))
+    noisy = sum(half[(0, seed)]["noise"] >= 0 for seed in range(200))
     assert 70 < noisy < 130
 
 
@@ -125,40 +135,75 @@ def test_configuration_errors_are_clear(bank_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match="bank patches are 32 px, smaller than the LR crop of 48 px"
     ):
-        PairDataset([pair], config=TrainingSetConfig(hr_patch=192), bank=open_bank(bank_dir))
+        make_dataset([pair], hr_patch=192, bank=open_bank(bank_dir))
     with pytest.raises(ConfigError, match="HR patch 30 is not a multiple of the scale 4"):
-        PairDataset([pair], config=TrainingSetConfig(hr_patch=30))
+        make_dataset([pair], hr_patch=30)
     with pytest.raises(InputError, match="holds no pairs"):
-        PairDataset([])
+        make_dataset([])
     message = r"flat.png: LR image 16x16 is smaller than the LR crop of 32 px"
-    with pytest.raises(InputError, match=message):
-        PairDataset([pair], config=TrainingSetConfig(hr_patch=128))  # preloading checks early
-    lazy = PairDataset([pair], config=TrainingSetConfig(hr_patch=128, preload="never"))
-    with pytest.raises(InputError, match=message):
-        lazy[0]
+    with pytest.raises(InputError, match=message):  # from the headers, before any sample
+        make_dataset([pair], hr_patch=128)
 
 
-def test_preloading_changes_speed_not_samples(tmp_path: Path) -> None:
-    pairs = [block_mean_pair(tmp_path, f"{k}.png", k) for k in range(3)]
-    config = TrainingSetConfig(hr_patch=16)
-    auto = PairDataset(pairs, config=config)
-    never = PairDataset(pairs, config=config.model_copy(update={"preload": "never"}))
-    limited = PairDataset(pairs, config=config.model_copy(update={"preload_limit_mb": 0}))
-    assert auto.preloaded and not never.preloaded and not limited.preloaded
-    for k in range(6):
-        a, b = auto[k % 3], never[k % 3]
-        assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr"], b["hr"])
+def test_clean_photos_are_cropped_before_their_lr_is_made(
+    city100_crops: Path, tmp_path: Path
+) -> None:
+    """A clean photo's LR window, made from the HR around it, is make_pair's whole LR
+    cropped: at x4, and at x1 (blurred by 2) on a photo with odd sides."""
+    odd = tmp_path / "odd.png"
+    write_image(odd, np.ascontiguousarray(read_image(city100_crops / "033H.PNG")[:255, :299]))
+    for scale, path in ((4, city100_crops / "021H.PNG"), (1, odd)):
+        pair = ImagePair(path.stem, None, path, scale)
+        dataset = make_dataset([pair], hr_patch=32 * scale, augment=False)
+        hr, lr = make_pair(read_image(path), config=PairsConfig(scale=scale, cleanup=1))
+        assert dataset.lr_sizes[0] == lr.shape[:2]
+        for seed in range(10):
+            sample = dataset[(0, seed)]
+            y, x = sample["crop"]
+            expected_lr = to_float(lr[y : y + 32, x : x + 32]).transpose(2, 0, 1)
+            assert np.array_equal(sample["lr"].numpy(), expected_lr)
+            hr_crop = hr[y * scale : (y + 32) * scale, x * scale : (x + 32) * scale]
+            assert np.array_equal(sample["hr"].numpy(), to_float(hr_crop).transpose(2, 0, 1))
 
 
-def test_decoded_cache_gives_the_same_samples_and_follows_edits(tmp_path: Path) -> None:
-    pairs = [block_mean_pair(tmp_path, f"{k}.png", k) for k in range(2)]
-    base = TrainingSetConfig(hr_patch=16, preload="never")
-    cached = PairDataset(pairs, config=base.model_copy(update={"cache_dir": tmp_path / "cache"}))
-    plain = PairDataset(pairs, config=base)
-    for k in range(4):
-        a, b = cached[k % 2], plain[k % 2]
-        assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr"], b["hr"])
-    assert len(list((tmp_path / "cache").glob("*.npy"))) == 4  # one per image, reused
-    write_image(pairs[0].hr, np.zeros((64, 96, 3), np.uint8), overwrite=True)
-    assert cached[0]["hr"].max() == 0  # the edited file is decoded again
-    assert len(list((tmp_path / "cache").glob("*.npy"))) == 5
+def test_every_cache_gives_the_bytes_decoding_gives(city100_crops: Path, tmp_path: Path) -> None:
+    """Crops out of memory and out of memory-mapped .npy files are byte for byte the crops of
+    the decoded files, for real pairs and for clean photos."""
+    pairs = load_pairs(city100_crops, layout="city100")[:3]
+    pairs.append(ImagePair("clean", None, pairs[0].hr, 1))
+    caches = {
+        mode: DecodedImages(image_paths(pairs), mode=mode, cache_dir=tmp_path / "cache")
+        for mode in ("none", "memory", "disk")
+    }
+    datasets = {mode: make_dataset(pairs, hr_patch=48, images=c) for mode, c in caches.items()}
+    assert isinstance(caches["disk"].read(pairs[0].hr), np.memmap)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 6  # each file once
+    for index, pair in enumerate(pairs):
+        if pair.lr is not None:
+            decoded_lr = read_image(pair.lr)
+            assert np.array_equal(caches["disk"].read(pair.lr), decoded_lr)
+        for y, x in ((0, 0), (7, 31), (40, 11)):
+            reference = datasets["none"].crop(index, y, x)
+            for mode in ("memory", "disk"):
+                for got, expected in zip(datasets[mode].crop(index, y, x), reference, strict=True):
+                    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+        for seed in range(3):
+            samples = [dataset[(index, seed)] for dataset in datasets.values()]
+            assert all(torch.equal(s["lr"], samples[0]["lr"]) for s in samples)
+
+
+def test_an_edited_image_gets_a_new_cache_entry_that_replaces_the_old(tmp_path: Path) -> None:
+    pair = block_mean_pair(tmp_path, "a.png", 0)
+    cache = tmp_path / "cache"
+    DecodedImages([pair.hr], mode="disk", cache_dir=cache)
+    (first,) = cache.glob("*.npy")
+    written = first.stat().st_mtime_ns
+    DecodedImages([pair.hr], mode="disk", cache_dir=cache)  # found, not written again
+    assert list(cache.glob("*.npy")) == [first] and first.stat().st_mtime_ns == written
+    stat = pair.hr.stat()
+    edited = np.zeros((64, 96, 3), np.uint8)
+    write_image(pair.hr, edited, overwrite=True)
+    os.utime(pair.hr, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later edit
+    images = DecodedImages([pair.hr], mode="disk", cache_dir=cache)
+    (second,) = cache.glob("*.npy")
+    assert second != first and np.array_equal(images.read(pair.hr), edited)

@@ -20,14 +20,13 @@ from rwsr.models.catalog import architecture_config, build_model
 from rwsr.models.checkpoint import save_model
 from rwsr.train import trainer
 from rwsr.train.config import OptimConfig, TrainConfig
-from rwsr.train.data import epoch_batches
 from rwsr.train.logs import RunLog, chosen_loggers
 from rwsr.train.state import load_checkpoint
 from rwsr.train.trainer import check_micro_batches, learning_rate, train
 
 
 def _first_batch(run: trainer.Run) -> dict[str, torch.Tensor]:
-    batch = next(epoch_batches(run.data, seed=0, rank=0, start_iteration=0))
+    batch = next(run.data.batches(start_iteration=0))
     return {key: batch[key].to(torch.get_default_dtype()) for key in ("lr", "hr")}
 
 

@@ -20,7 +20,7 @@ from rwsr.imageio import read_image, write_image
 from rwsr.models.checkpoint import load_model
 from rwsr.train import trainer
 from rwsr.train.config import load_config
-from rwsr.train.data import build_training_data, epoch_batches
+from rwsr.train.data import build_training_data
 from rwsr.train.state import latest_checkpoint, load_checkpoint
 from rwsr.train.trainer import TrainingError, train
 
@@ -127,13 +127,18 @@ def test_losses_fall_when_overfitting_one_batch(tiny_config, small_pairs: Path) 
     assert records[-1]["per"] < 0.8 * records[0]["per"], records
 
 
-@pytest.mark.parametrize("workers", [0, 1])
-def test_resume_continues_exactly(tiny_config, small_pairs: Path, workers: int) -> None:
+@pytest.mark.parametrize(("workers", "cache"), [(0, "none"), (2, "disk")])
+def test_resume_continues_exactly(
+    tiny_config, small_pairs: Path, tmp_path: Path, workers: int, cache: str
+) -> None:
     """N + M iterations in one run equal N, stop, resume, M: same weights, D and optimiser
-    (the stop falls inside the learning-rate warm-up)."""
+    (the stop falls inside the learning-rate warm-up). With workers, they start once per run
+    and read the images memory-mapped from the disk cache."""
     common = (
         *_on(small_pairs),
         f"data.workers={workers}",
+        f"data.cache={cache}",
+        f"data.cache_dir={tmp_path / 'decoded'}",
         "optim.milestones=[3]",
         "optim.warmup=3",
         "optim.ema_decay=0.9",
@@ -279,7 +284,7 @@ def test_ddp_shares_the_global_batch_and_steps_as_one_process(
         "no_adv_accumulate": [*common, "loss.adv=0", "optim.accumulate=2"],
     }
     single = trainer.setup(load_config(tiny, runs["no_adv"]))
-    batches = epoch_batches(single.data, seed=0, rank=0, start_iteration=0)
+    batches = single.data.batches(start_iteration=0)
     drawn = [next(batches) for _ in range(3)]
     fixed = [{key: batch[key].double() for key in ("lr", "hr")} for batch in drawn]
     job = tmp_path / "job.pt"

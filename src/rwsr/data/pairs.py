@@ -8,8 +8,13 @@ LR = HR would teach nothing, so LR = bicubic_up_b(bicubic_down_b(HR)) with b = `
 the detail a x b camera would lose, at exactly HR's size (x1_blur = 1 gives LR = HR).
 
 Bicubic is MATLAB's imresize (rwsr.data.imresize). The HR image is cropped at the bottom and
-right to a multiple of `scale`, so LR is exactly HR / scale. Already clean targets (e.g.
-DIV2K) use cleanup = 1. Images keep their bit depth (8 or 16 bit) and are RGB.
+right to a multiple of `scale` (at scale 1: of `x1_blur`), so every LR pixel sits on the HR
+grid: LR is exactly HR / scale. Already clean targets (e.g. DIV2K) use cleanup = 1. Images
+keep their bit depth (8 or 16 bit) and are RGB.
+
+`lr_window` makes a window of that LR from the HR pixels around it only: a training crop of a
+clean photo costs a resize of about 150 px instead of the whole photo's, value for value the
+same.
 
 `generate_pairs` writes OUT/HR/<name>.png and OUT/LR/<name>.png: PNG, atomically, skipping
 pairs that are already complete, so an interrupted run resumes where it stopped and ends with
@@ -50,6 +55,13 @@ class PairsConfig(BaseModel):
         ),
     )
 
+    @property
+    def hr_multiple(self) -> int:
+        """HR sides are cut to a multiple of this: the scale, at scale 1 x1_blur. At scale 1
+        up_b(down_b(HR)) lines up with HR only when b divides its sides; otherwise the up pass
+        stretches by H / ceil(H / b), and LR drifts up to a pixel from HR across the photo."""
+        return self.scale if self.scale > 1 else self.x1_blur
+
 
 def make_pair(
     source: np.ndarray, *, config: PairsConfig | None = None
@@ -57,26 +69,61 @@ def make_pair(
     """(HR, LR) arrays from one HxWxC source array, same dtype as the source.
 
     Scale > 1: LR = bicubic(HR, 1/scale). Scale 1: LR = bicubic(bicubic(HR, 1/x1_blur),
-    size=HR's size), or HR itself when x1_blur is 1.
+    size=HR's size), or HR itself when x1_blur is 1. HR sides: multiples of hr_multiple.
     """
     config = config or PairsConfig()
     hr = source if config.cleanup == 1 else imresize(source, 1.0 / config.cleanup)
-    height = hr.shape[0] - hr.shape[0] % config.scale
-    width = hr.shape[1] - hr.shape[1] % config.scale
+    height = hr.shape[0] - hr.shape[0] % config.hr_multiple
+    width = hr.shape[1] - hr.shape[1] % config.hr_multiple
     if height == 0 or width == 0:
         raise InputError(
             f"image of {source.shape[1]}x{source.shape[0]} pixels is too small for clean-up "
             f"x{config.cleanup} and scale x{config.scale}"
+            + (f" (x1_blur {config.x1_blur})" if config.scale == 1 else "")
         )
     hr = np.ascontiguousarray(hr[:height, :width])
-    lr_size = (height // config.scale, width // config.scale)
+    return hr, _lr_of(hr, config)
+
+
+def _lr_of(hr: np.ndarray, config: PairsConfig) -> np.ndarray:
+    """Eq. 10 (at scale 1 the x1_blur recipe) of an HR array whose sides are multiples of
+    config.hr_multiple."""
     if config.scale > 1:
-        lr = imresize(hr, size=lr_size)
-    elif config.x1_blur > 1:
-        lr = imresize(imresize(hr, 1.0 / config.x1_blur), size=lr_size)
-    else:
-        lr = hr
-    return hr, lr
+        return imresize(hr, size=(hr.shape[0] // config.scale, hr.shape[1] // config.scale))
+    if config.x1_blur > 1:
+        return imresize(imresize(hr, 1.0 / config.x1_blur), size=hr.shape[:2])
+    return hr
+
+
+def lr_window(hr: np.ndarray, top: int, left: int, size: int, *, config: PairsConfig) -> np.ndarray:
+    """Rows top:top+size, columns left:left+size of the LR that make_pair gives for its HR
+    `hr`, made from the HR pixels that the bicubic kernels reach: the same values.
+
+    The cubic kernel reaches 2 input pixels to each side, a shrink by f stretches that to
+    2f HR pixels, and scale 1's up pass adds 2 down-sampled pixels (2 x1_blur HR pixels).
+    The HR window starts on a multiple of hr_multiple, so its pixels sit on the whole
+    photo's grid, and ends at most at the photo's edge, which it mirrors as the photo does.
+    """
+    step, scale = config.hr_multiple, config.scale
+    if hr.shape[0] % step or hr.shape[1] % step:
+        raise ValueError(
+            f"Expected make_pair's HR (sides multiples of {step}), but got {hr.shape[1]}x"
+            f"{hr.shape[0]}"
+        )
+    if step == 1:  # scale 1 without blur: LR is HR
+        return hr[top : top + size, left : left + size]
+    reach = 2 * step if scale > 1 else 4 * step
+
+    def span(start: int, length: int) -> tuple[int, int]:
+        """HR range of LR [start, start + size), widened by the reach to whole steps."""
+        first = (start * scale - reach) // step * step
+        last = -(-((start + size) * scale + reach) // step) * step
+        return max(0, first), min(length, last)
+
+    (y0, y1), (x0, x1) = span(top, hr.shape[0]), span(left, hr.shape[1])
+    lr = _lr_of(np.ascontiguousarray(hr[y0:y1, x0:x1]), config)
+    top, left = top - y0 // scale, left - x0 // scale
+    return lr[top : top + size, left : left + size]
 
 
 @dataclass(frozen=True)

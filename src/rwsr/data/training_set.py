@@ -4,80 +4,63 @@ A sample is {"lr": 3 x p x p, "hr": 3 x (p*scale) x (p*scale)} float32 RGB tenso
 (the model contract), plus "index" (pair), "crop" (LR top-left y, x) and "noise" (bank patch
 index, -1 for none). Crops are aligned: LR (y, x) <-> HR (y*scale, x*scale).
 
+A sample is a function of its key alone: dataset[(index, seed)] is pair `index` cropped,
+flipped and noised by a numpy Generator seeded with `seed`. Whoever draws the keys (the
+training sampler, rwsr.train.data) decides the randomness, so worker processes hold no
+random state: any number of them, started once, give the same samples.
+
 Noise injection (paper Sec. III-E, as in Impressionism): with probability
 `noise_probability`, a random p x p crop of a random bank patch, minus its per-channel mean,
 is added to the LR crop, which is then clamped to [0, 1]. One bank serves every pair, or each
 pair has its own (`banks`; None = no noise for that pair), so a run can mix sources.
 
-Clean photos (pairs with `lr` None, layout clean) become pairs when decoded, by
-rwsr.data.pairs.make_pair: HR = the photo cropped to a multiple of the scale, LR = MATLAB
-bicubic HR / scale, at x1 bicubic up(down(HR, x1_blur), x1_blur).
+Clean photos (pairs with `lr` None, layout clean) are pairs by rwsr.data.pairs.make_pair's
+recipe: HR = the photo cut to a multiple of the scale (at x1: of `x1_blur`), LR = MATLAB
+bicubic HR / scale (at x1: bicubic up(down(HR, x1_blur), x1_blur)). The LR of a crop is made
+from the HR pixels around it (rwsr.data.pairs.lr_window), the same values as the whole
+photo's LR, at the cost of a 150 px resize instead of a 2K photo's.
 
-Decoding: a full PNG decode per sample is slow (about 30 samples/s per core on 840x600
-City100 pairs), so sets whose decoded size fits `preload_limit_mb` are decoded once, up front,
-and shared by the DataLoader workers (forked, copy-on-write). Larger sets can keep decoded
-copies in `cache_dir` (rwsr.data.decoded_cache): decoded once, then cropped memory-mapped.
-
-Randomness: every process draws from its own numpy Generator seeded from (config.seed, the
-epoch given to `set_epoch`, the DataLoader worker's seed). Worker seeds differ per worker and
-per epoch and derive from torch's global seed (or the DataLoader's generator), so workers never
-repeat each other's crops, and a run is reproducible. Without workers, one Generator per
-epoch, seeded by (config.seed, epoch), runs on.
+Images are read through rwsr.data.decoded_cache (decoded at every read, kept in memory, or
+memory-mapped from .npy files); their sizes are known up front, so a pair too small for the
+crop is refused when the dataset is made.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from rwsr.data.datasets import ImagePair
-from rwsr.data.decoded_cache import cached_image
+from rwsr.data.decoded_cache import DecodedImages
 from rwsr.data.ngdc.bank import NoiseBank
-from rwsr.data.pairs import PairsConfig, make_pair
+from rwsr.data.pairs import PairsConfig, lr_window
 from rwsr.errors import ConfigError, InputError
-from rwsr.imageio import image_size, read_image, to_float
-
-
-class TrainingSetConfig(BaseModel):
-    """Crop and augmentation settings; defaults are the paper's (HR 128, flips, rotations)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    hr_patch: int = Field(128, ge=4, description="HR crop side; LR crop = hr_patch / scale")
-    augment: bool = Field(True, description="random flips and 90-degree rotations")
-    noise_probability: float = Field(1.0, ge=0, le=1, description="chance of noise injection")
-    seed: int = Field(0, ge=0, description="base seed of the per-process generators")
-    preload: Literal["auto", "always", "never"] = Field(
-        "auto", description="decode every image once, up front ('auto': if it fits the limit)"
-    )
-    preload_limit_mb: int = Field(2048, ge=0, description="decoded size 'auto' may preload")
-    x1_blur: int = Field(2, ge=1, le=8, description="clean photos at x1: LR blur factor")
-    cache_dir: Path | None = Field(
-        None, description="without preloading: keep decoded copies here, read memory-mapped"
-    )
+from rwsr.imageio import to_float
 
 
 class PairDataset(Dataset[dict[str, object]]):
-    """Random aligned crops of LR/HR pairs, optionally with noise from a bank."""
+    """Random aligned crops of LR/HR pairs, optionally with noise from a bank; keys are
+    (pair index, sample seed). The settings are data.* of a training config
+    (rwsr.train.config.DataConfig), where their defaults and ranges live."""
 
     def __init__(
         self,
         pairs: Sequence[ImagePair],
         *,
-        config: TrainingSetConfig | None = None,
+        hr_patch: int,
+        augment: bool,
+        noise_probability: float,
+        x1_blur: int,
+        images: DecodedImages | None = None,
         bank: NoiseBank | None = None,
         banks: Sequence[NoiseBank | None] | None = None,
     ) -> None:
-        """`bank` serves every pair; `banks` (one entry per pair) replaces it."""
-        config = config or TrainingSetConfig()
+        """`images` holds every file of `pairs` (None: decoded at every read); `bank`
+        serves every pair, `banks` (one entry per pair) replaces it."""
         if not pairs:
             raise InputError("the training set holds no pairs")
         if banks is not None and len(banks) != len(pairs):
@@ -86,11 +69,10 @@ class PairDataset(Dataset[dict[str, object]]):
         if len(scales) != 1:
             raise ConfigError(f"the training pairs mix scales {sorted(scales)}; use one scale")
         self.scale = scales.pop()
-        if config.hr_patch % self.scale:
-            raise ConfigError(
-                f"HR patch {config.hr_patch} is not a multiple of the scale {self.scale}"
-            )
-        self.lr_patch = config.hr_patch // self.scale
+        if hr_patch % self.scale:
+            raise ConfigError(f"HR patch {hr_patch} is not a multiple of the scale {self.scale}")
+        self.hr_patch, self.lr_patch = hr_patch, hr_patch // self.scale
+        self.augment, self.noise_probability = augment, noise_probability
         self.banks = list(banks) if banks is not None else [bank] * len(pairs)
         for used in {id(b): b for b in self.banks if b is not None}.values():
             if used.patch < self.lr_patch:
@@ -99,89 +81,65 @@ class PairDataset(Dataset[dict[str, object]]):
                     f"{self.lr_patch} px; collect the bank with --patch >= {self.lr_patch}"
                 )
         self.pairs = list(pairs)
-        self.config = config
-        self._images: list[tuple[np.ndarray, np.ndarray]] | None = None
-        if self._should_preload():
-            self._images = self._preload()
-        self._rng: np.random.Generator | None = None
-        self._rng_key: tuple[int, int | None, int] | None = None
-        self._epoch = 0
+        self.images = images or DecodedImages(image_paths(self.pairs))
+        self.clean_recipe = PairsConfig(scale=self.scale, cleanup=1, x1_blur=x1_blur)
+        self.lr_sizes = [self._lr_size(pair) for pair in self.pairs]
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    @property
-    def preloaded(self) -> bool:
-        return self._images is not None
+    def _lr_size(self, pair: ImagePair) -> tuple[int, int]:
+        """(height, width) of the pair's LR, checked against its HR and the crop."""
+        s = self.scale
+        hr_height, hr_width = self.images.size(pair.hr)
+        if pair.lr is None:  # make_pair's HR: cut to whole steps
+            step = self.clean_recipe.hr_multiple
+            height, width = hr_height // step * step // s, hr_width // step * step // s
+        else:
+            height, width = self.images.size(pair.lr)
+            if (height * s, width * s) != (hr_height, hr_width):
+                raise InputError(
+                    f"{pair.lr}: LR {width}x{height} x{s} does not match HR {pair.hr}"
+                    f" {hr_width}x{hr_height}"
+                )
+        if min(height, width) < self.lr_patch:
+            raise InputError(
+                f"{pair.lr or pair.hr}: LR image {width}x{height} is smaller than the LR crop "
+                f"of {self.lr_patch} px (HR patch {self.hr_patch})"
+            )
+        return height, width
 
-    def set_epoch(self, epoch: int) -> None:
-        """Restart the random stream at epoch `epoch`: its crops then depend only on (seed,
-        epoch, worker seed), which is what lets a resumed training run re-create them."""
-        self._epoch = epoch
-
-    def _generator(self) -> np.random.Generator:
-        info = get_worker_info()
-        key = (os.getpid(), info.seed if info is not None else None, self._epoch)
-        if self._rng is None or self._rng_key != key:
-            entropy = [self.config.seed, self._epoch]
-            if info is not None:
-                entropy.append(info.seed)
-            self._rng = np.random.default_rng(np.random.SeedSequence(entropy))
-            self._rng_key = key
-        return self._rng
-
-    def _should_preload(self) -> bool:
-        if self.config.preload != "auto":
-            return self.config.preload == "always"
-        pixels = sum(w * h for pair in self.pairs for w, h in [image_size(pair.hr)])
-        decoded_mb = pixels * 3 * (1 + 1 / self.scale**2) / 2**20  # 8-bit HR + LR
-        return decoded_mb <= self.config.preload_limit_mb
-
-    def _preload(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode all pairs on threads (the decoder releases the GIL); workers forked later
-        share these arrays copy-on-write."""
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            return list(pool.map(self._decode, range(len(self.pairs))))
-
-    def _decode(self, index: int, *, cached: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        pair = self.pairs[index]
-        cache = cached and self.config.cache_dir is not None
-        read = (lambda path: cached_image(path, self.config.cache_dir)) if cache else read_image
+    def crop(self, index: int, y: int, x: int) -> tuple[np.ndarray, np.ndarray]:
+        """The LR window of pair `index` at (y, x) and its HR window, in the files' integer
+        type; a clean photo's LR window is made from the HR around it."""
+        pair, p, s = self.pairs[index], self.lr_patch, self.scale
+        hr = self.images.read(pair.hr)
         if pair.lr is None:
-            recipe = PairsConfig(scale=self.scale, cleanup=1, x1_blur=self.config.x1_blur)
-            hr, lr = make_pair(read(pair.hr), config=recipe)
+            height, width = self.lr_sizes[index]
+            hr = hr[: height * s, : width * s]
+            lr = lr_window(hr, y, x, p, config=self.clean_recipe)
         else:
-            lr, hr = read(pair.lr), read(pair.hr)
-        if (lr.shape[0] * self.scale, lr.shape[1] * self.scale) != hr.shape[:2]:
-            raise InputError(
-                f"{pair.lr}: LR {lr.shape[1]}x{lr.shape[0]} x{self.scale} does not match HR "
-                f"{pair.hr} {hr.shape[1]}x{hr.shape[0]}"
-            )
-        if min(lr.shape[:2]) < self.lr_patch:
-            raise InputError(
-                f"{pair.lr}: LR image {lr.shape[1]}x{lr.shape[0]} is smaller than the LR crop "
-                f"of {self.lr_patch} px (HR patch {self.config.hr_patch})"
-            )
-        return lr, hr
+            lr = self.images.read(pair.lr)[y : y + p, x : x + p]
+        return lr, hr[y * s : (y + p) * s, x * s : (x + p) * s]
 
-    def __getitem__(self, index: int) -> dict[str, object]:
-        rng = self._generator()
-        if self._images is not None:
-            lr, hr = self._images[index]
-        else:
-            lr, hr = self._decode(index, cached=True)
-        p, s = self.lr_patch, self.scale
-        y = int(rng.integers(0, lr.shape[0] - p + 1))
-        x = int(rng.integers(0, lr.shape[1] - p + 1))
-        lr_crop = to_float(lr[y : y + p, x : x + p])
-        hr_crop = to_float(hr[y * s : (y + p) * s, x * s : (x + p) * s])
-        if self.config.augment:
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, object]:
+        if not isinstance(key, tuple) or len(key) != 2:
+            raise TypeError(f"Expected a (pair index, sample seed) key, but got {key!r}")
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        p = self.lr_patch
+        height, width = self.lr_sizes[index]
+        y = int(rng.integers(0, height - p + 1))
+        x = int(rng.integers(0, width - p + 1))
+        lr_pixels, hr_pixels = self.crop(index, y, x)
+        lr_crop, hr_crop = to_float(lr_pixels), to_float(hr_pixels)
+        if self.augment:
             hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, size=3))
             lr_crop = _dihedral(lr_crop, hflip, vflip, transpose)
             hr_crop = _dihedral(hr_crop, hflip, vflip, transpose)
         noise_index = -1
         bank = self.banks[index]
-        if bank is not None and rng.random() < self.config.noise_probability:
+        if bank is not None and rng.random() < self.noise_probability:
             noise_index = int(rng.integers(0, len(bank)))
             ny = int(rng.integers(0, bank.patch - p + 1))
             nx = int(rng.integers(0, bank.patch - p + 1))
@@ -195,6 +153,11 @@ class PairDataset(Dataset[dict[str, object]]):
             "crop": (y, x),
             "noise": noise_index,
         }
+
+
+def image_paths(pairs: Sequence[ImagePair]) -> list[Path]:
+    """Every file the pairs read, each once."""
+    return list(dict.fromkeys(path for pair in pairs for path in (pair.lr, pair.hr) if path))
 
 
 def _dihedral(image: np.ndarray, hflip: bool, vflip: bool, transpose: bool) -> np.ndarray:

@@ -72,11 +72,23 @@ class DataConfig(_Section):
     workers: int | None = Field(
         None,
         ge=0,
-        description="DataLoader worker processes; None = 0 on a CPU (workers compete with the"
-        " matrix units there), 4 on a GPU",
+        description="DataLoader worker processes, started once per run; None = 0 on a CPU"
+        " (workers compete with the matrix units there), 4 on a GPU",
     )
-    preload: Literal["auto", "always", "never"] = Field(
-        "auto", description="decode all images up front"
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
+        "auto",
+        description="where decoded images are kept (rwsr.data.decoded_cache): memory (each"
+        " process its own copy), disk (.npy files in cache_dir, memory-mapped: shared by every"
+        " worker and process of the machine), none (every sample decodes its files); auto ="
+        " memory for one process and a set within cache_memory_mb, else disk",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="folder of the disk cache; None = $RWSR_CACHE_DIR/decoded or the user's"
+        " cache folder",
+    )
+    cache_memory_mb: int = Field(
+        2048, ge=0, description="auto keeps a set in memory up to this decoded size (MiB)"
     )
 
     @model_validator(mode="after")
@@ -106,6 +118,20 @@ class ValidationConfig(_Section):
     lpips_backbone: str | None = Field(
         None,
         description="AlexNet weights file; None = torch hub cache/download; 'random' = tests only",
+    )
+    images: int = Field(
+        4,
+        ge=0,
+        description="validation pairs (the first N) whose crops each validation saves to"
+        " validation/iter_NNNNNNN/ and shows in progress.html; 0 = none",
+    )
+    image_crop: int = Field(
+        192, ge=16, description="side of the centred square cut from each output, in pixels"
+    )
+    # Under 1 MB per validation at the defaults (0.6 MB on City100): 50 keep a whole paper
+    # run (30 validations) and bound one that validates every few hundred iterations.
+    keep_images: int | None = Field(
+        50, ge=1, description="newest validations whose crops are kept; None = all"
     )
 
 

@@ -5,36 +5,31 @@ Each source of `data.sources` is one data set in its own layout (real pairs, `rw
 or none. With shares, a sample comes from source i with probability share_i (pairs drawn with
 replacement); without, every pair is drawn once per epoch (a permutation).
 
-Exact resume: the order of epoch e is a function of (seed, e, rank) alone, so a resumed run
-re-creates epoch e and skips the batches already used.
+Exact resume: the sampler draws the keys (pair index, sample seed) of epoch e from (seed, e,
+rank) alone, and a sample is a function of its key (rwsr.data.training_set), so a resumed run
+re-creates epoch e and starts at the first batch not yet used. The worker processes hold no
+state an epoch changes: they start once per run, and their number never changes a sample.
+Decoded images live where `data.cache` says (rwsr.data.decoded_cache). On a GPU, batches come
+pinned and the next one is copied to the GPU on a side stream while the step runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch.utils.data import (
-    DataLoader,
-    DistributedSampler,
-    RandomSampler,
-    Sampler,
-    WeightedRandomSampler,
-)
+from torch.utils.data import DataLoader, Sampler
 
 from rwsr.data.datasets import ImagePair, load_pairs
+from rwsr.data.decoded_cache import CacheMode, DecodedImages, decoded_bytes
 from rwsr.data.ngdc.bank import NoiseBank, open_bank
-from rwsr.data.training_set import PairDataset, TrainingSetConfig
+from rwsr.data.training_set import PairDataset, image_paths
 from rwsr.errors import ConfigError
 from rwsr.train.config import DataConfig
-
-# Worker processes restart at every epoch (the per-epoch seeding of the crops needs that).
-# With few pairs an epoch is a handful of steps and the restarts dominate a GPU step, so with
-# workers an epoch draws at least this many batches.
-MIN_BATCHES_PER_EPOCH = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +45,56 @@ class SourceSummary:
     noise: str  # the bank's folder and size, or "none"
 
 
+class SampleDraws(Sampler[tuple[int, int]]):
+    """The keys (pair index, sample seed) one process trains on, epoch after epoch, without
+    end. Epoch e is a function of (seed, e, rank): with `weights` (shares), pairs // world
+    draws with replacement, each process its own; without, one permutation of all pairs
+    shared by the processes, each taking every world-th pair. An epoch holds whole batches
+    (the rest of its draws is dropped); iteration starts at sample `start`."""
+
+    def __init__(
+        self,
+        *,
+        pairs: int,
+        weights: Sequence[float] | None,
+        seed: int,
+        rank: int,
+        world: int,
+        batch: int,
+    ) -> None:
+        self.pairs, self.seed, self.rank, self.world = pairs, seed, rank, world
+        self.probabilities = None if weights is None else np.asarray(weights) / sum(weights)
+        self.per_epoch = pairs // world // batch * batch
+        self.start = 0
+
+    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pair indices and sample seeds of `epoch` on this process."""
+        # [seed, epoch, 0] orders the pairs for every process; [seed, epoch, 1, rank] is ours.
+        draws = np.random.default_rng([self.seed, epoch, 1, self.rank])
+        if self.probabilities is not None:
+            indices = draws.choice(self.pairs, size=self.per_epoch, p=self.probabilities)
+        else:
+            order = np.random.default_rng([self.seed, epoch, 0]).permutation(self.pairs)
+            indices = order[self.rank :: self.world][: self.per_epoch]
+        return indices, draws.integers(0, 2**63, size=self.per_epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch, offset = divmod(self.start, self.per_epoch)
+        while True:
+            indices, seeds = self.epoch(epoch)
+            for index, seed in zip(indices[offset:], seeds[offset:], strict=True):
+                yield int(index), int(seed)
+            epoch, offset = epoch + 1, 0
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
     dataset: PairDataset
-    loader: DataLoader  # batches of this process: its share of data.batch_size
+    loader: DataLoader  # endless batches of this process: its share of data.batch_size
+    draws: SampleDraws
     sources: list[SourceSummary]
     world: int  # processes that share each batch
+    device: torch.device
 
     def report(self) -> str:
         lines = [f"training data: {len(self.dataset)} pairs from {len(self.sources)} source(s)"]
@@ -71,13 +110,57 @@ class TrainingData:
             if self.world > 1
             else f"batch: {rank_batch} (one process)"
         )
+        lines.append(f"images: {self.dataset.images.describe()}")
         return "\n".join(lines)
+
+    def batches(self, *, start_iteration: int) -> Iterator[dict[str, Any]]:
+        """Endless batches, from the one of iteration start_iteration + 1 on; on a CUDA
+        device their tensors are on it already."""
+        self.draws.start = start_iteration * self.loader.batch_size
+        batches = iter(self.loader)
+        return _copied_ahead(batches, self.device) if self.device.type == "cuda" else batches
+
+
+def _copied_ahead(batches: Iterator[dict[str, Any]], device: torch.device) -> Iterator[dict]:
+    """`batches` with their tensors on the GPU `device`: each batch is copied on a side
+    stream while the step before it runs (the loader pins them, so the copy is
+    asynchronous), and the step's stream waits for the copy before it reads it."""
+    stream = torch.cuda.Stream(device)
+
+    def copy(batch: dict[str, Any]) -> dict[str, Any]:
+        with torch.cuda.stream(stream):
+            return {
+                key: value.to(device, non_blocking=True)
+                if isinstance(value, torch.Tensor)
+                else value
+                for key, value in batch.items()
+            }
+
+    upcoming = copy(next(batches))
+    while True:
+        current = torch.cuda.current_stream(device)
+        current.wait_stream(stream)
+        batch = upcoming
+        for value in batch.values():
+            if isinstance(value, torch.Tensor):  # its memory is in use until the step is
+                value.record_stream(current)
+        upcoming = copy(next(batches))
+        yield batch
 
 
 def default_workers(device: torch.device) -> int:
     """0 on a CPU: worker processes compete with the bf16 matrix units (measured: 2 workers
     doubled the step time on 2 cores); 4 on a GPU, which waits for data otherwise."""
     return 0 if device.type == "cpu" else 4
+
+
+def cache_mode(config: DataConfig, pairs: Sequence[ImagePair], world: int) -> CacheMode:
+    """data.cache, with 'auto' resolved: in memory when one process holds the set within
+    data.cache_memory_mb, else on disk, where every process of the machine shares it."""
+    if config.cache != "auto":
+        return config.cache
+    fits = decoded_bytes(image_paths(pairs)) <= config.cache_memory_mb * 2**20
+    return "memory" if world == 1 and fits else "disk"
 
 
 def build_training_data(
@@ -140,64 +223,44 @@ def build_training_data(
         )
     total = sum(s.share for s in summaries)
     summaries = [dataclasses.replace(s, share=s.share / total) for s in summaries]
+    paths = image_paths(pairs)
+    images = DecodedImages(
+        paths,
+        mode=cache_mode(config, pairs, world),
+        cache_dir=config.cache_dir,
+        first=rank * len(paths) // world,
+    )
     dataset = PairDataset(
         pairs,
-        config=TrainingSetConfig(
-            hr_patch=config.hr_patch,
-            augment=config.augment,
-            noise_probability=config.noise_probability,
-            seed=seed + 7919 * rank,
-            preload=config.preload,
-            x1_blur=config.x1_blur,
-        ),
+        hr_patch=config.hr_patch,
+        augment=config.augment,
+        noise_probability=config.noise_probability,
+        x1_blur=config.x1_blur,
+        images=images,
         banks=pair_banks,
     )
-    workers = config.workers if config.workers is not None else default_workers(device)
-    samples = len(dataset)
-    if workers > 0:
-        samples = max(samples, MIN_BATCHES_PER_EPOCH * config.batch_size)
-    generator = torch.Generator()  # reseeded per epoch: it drives the order and the workers
-    sampler: Sampler[int]
-    if any(source.share is not None for source in config.sources):
-        # Shares: draws with replacement; every rank draws its own stream (seeded by rank).
-        sampler = WeightedRandomSampler(
-            weights, num_samples=max(samples // world, 1), generator=generator
-        )
-    elif world > 1:
-        sampler = DistributedSampler(
-            dataset, num_replicas=world, rank=rank, seed=seed, drop_last=True
-        )
-    else:
-        sampler = RandomSampler(dataset, num_samples=samples, generator=generator)
-    loader = DataLoader(
-        dataset,
-        batch_size=rank_batch,
-        sampler=sampler,
-        num_workers=workers,
-        drop_last=True,
-        pin_memory=device.type == "cuda",
-        generator=generator,
+    shares = any(source.share is not None for source in config.sources)
+    draws = SampleDraws(
+        pairs=len(dataset),
+        weights=weights if shares else None,
+        seed=seed,
+        rank=rank,
+        world=world,
+        batch=rank_batch,
     )
-    if len(loader) == 0:
+    if draws.per_epoch == 0:
         raise ConfigError(
             f"data: {len(dataset)} pairs are fewer than data.batch_size {config.batch_size}"
         )
-    return TrainingData(dataset, loader, summaries, world=world)
-
-
-def epoch_batches(
-    data: TrainingData, *, seed: int, rank: int, start_iteration: int
-) -> Iterator[dict[str, Any]]:
-    """Endless batches; epoch e's order and crops depend only on (seed, e, rank)."""
-    loader = data.loader
-    per_epoch = len(loader)
-    epoch, skip = divmod(start_iteration, per_epoch)
-    while True:
-        data.dataset.set_epoch(epoch)
-        if isinstance(loader.sampler, DistributedSampler):
-            loader.sampler.set_epoch(epoch)
-        loader.generator.manual_seed(seed * 1_000_003 + epoch * 101 + rank)
-        for index, batch in enumerate(loader):
-            if index >= skip:
-                yield batch
-        epoch, skip = epoch + 1, 0
+    workers = config.workers if config.workers is not None else default_workers(device)
+    loader = DataLoader(
+        dataset,
+        batch_size=rank_batch,
+        sampler=draws,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+        # Workers' seeds (unused) come from here, not from torch's RNG, whose state resumes.
+        generator=torch.Generator(),
+    )
+    return TrainingData(dataset, loader, draws, summaries, world=world, device=device)

@@ -185,7 +185,8 @@ def plot_curves(log_path: Path, out_path: Path) -> None:
     loss_axis.set(
         xlabel="iteration", ylabel="loss (unweighted)", yscale="log", title="training losses"
     )
-    loss_axis.legend()
+    if loss_axis.lines:  # none before the first log interval (a validation can come first)
+        loss_axis.legend()
     for axis, key, label in ((1, "psnr", "PSNR (dB, RGB)"), (2, "lpips", "LPIPS")):
         points = [(r["iteration"], r[key]) for r in val if r.get(key) is not None]
         if val and points:

@@ -20,7 +20,6 @@ from rwsr.models.catalog import describe
 from rwsr.models.edl import RWSREDLConfig
 from rwsr.outputs import check_output_dir
 from rwsr.train.config import TrainConfig
-from rwsr.train.data import epoch_batches
 from rwsr.train.logs import chosen_loggers
 from rwsr.train.state import latest_checkpoint
 from rwsr.train.trainer import (
@@ -79,9 +78,7 @@ def dry_run(
 def time_steps(run: Run, *, warmup_steps: int, timed_steps: int) -> float:
     """Seconds per training step, data loading included, as `train` takes them; the run's
     weights and states change, so it must not be saved afterwards."""
-    batches = epoch_batches(
-        run.data, seed=run.config.seed, rank=run.ddp.rank, start_iteration=run.iteration
-    )
+    batches = run.data.batches(start_iteration=run.iteration)
     began = 0.0
     for step in range(warmup_steps + timed_steps):
         if step == warmup_steps:
@@ -131,7 +128,6 @@ def plan_lines(run: Run, *, start: int, resume: Path | str | None) -> list[str]:
 
 def loader_description(run: Run) -> str:
     config, loader = run.config, run.data.loader
-    images = "preloaded" if run.data.dataset.preloaded else "decoded per sample"
     accumulate = config.optim.accumulate
     micro_batches = (
         f"{accumulate} micro-batches of {loader.batch_size // accumulate}"
@@ -139,8 +135,8 @@ def loader_description(run: Run) -> str:
         else "1 micro-batch"
     )
     return (
-        f"{loader.num_workers} worker processes, {config.data.hr_patch} px HR crops,"
-        f" images {images}; {micro_batches} per step"
+        f"{loader.num_workers} worker processes, {config.data.hr_patch} px HR crops;"
+        f" {micro_batches} per step"
     )
 
 

@@ -53,9 +53,10 @@ from rwsr.models.layouts import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
 from rwsr.train.config import OptimConfig, SpeedConfig, TrainConfig
-from rwsr.train.data import TrainingData, build_training_data, epoch_batches
+from rwsr.train.data import TrainingData, build_training_data
 from rwsr.train.logs import RunLog, chosen_loggers, plot_curves, read_log
 from rwsr.train.losses import PerceptualLoss, discriminator_loss, generator_losses
+from rwsr.train.progress import record_validation
 from rwsr.train.state import (
     checkpoint_path,
     latest_checkpoint,
@@ -398,7 +399,10 @@ RESUMABLE_CHANGES = frozenset(
         "device",
         "output_dir",
         "data.workers",
-        "data.preload",
+        "data.cache",
+        "data.cache_dir",
+        "data.cache_memory_mb",
+        "data.preload",  # data.cache's former name, in checkpoints written before it
     }
 )
 
@@ -501,10 +505,13 @@ def save(run: Run) -> None:
 
 
 def validate(run: Run, log: RunLog | None) -> None:
-    """Score the inference model; a new best is written to best.pt."""
+    """Score the inference model; a new best is written to best.pt, then the crops, curves
+    and page a researcher watches (rwsr.train.progress)."""
     better = [False]
+    validation = None
     if run.validator is not None:
-        scores = run.validator(run.inference_model())
+        validation = run.validator(run.inference_model())
+        scores = validation.scores
         log.write("val", run.iteration, scores)
         run.say(
             f"validation at {run.iteration}: "
@@ -523,6 +530,13 @@ def validate(run: Run, log: RunLog | None) -> None:
         state = training_state(run)
         if run.ddp.main:
             save_checkpoint(state, run.run_dir / "best.pt")
+    if validation is not None:
+        record_validation(
+            run.run_dir,
+            iteration=run.iteration,
+            crops=validation.crops,
+            config=run.config.validation,
+        )
 
 
 # ----------------------------------------------------------------------------- one step
@@ -703,9 +717,7 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
         )
         run.say(f"logging to {', '.join(log.outputs)}")
 
-    batches = epoch_batches(
-        run.data, seed=config.seed, rank=run.ddp.rank, start_iteration=run.iteration
-    )
+    batches = run.data.batches(start_iteration=run.iteration)
     window: dict[str, list[float]] = {}
     bad_steps, data_wait, window_start = 0, 0.0, time.perf_counter()
     bar = tqdm(

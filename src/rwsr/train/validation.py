@@ -6,15 +6,21 @@ mean over images.
 
 Everything validation needs (the pairs, the LPIPS backbone) is opened when the Validator is
 made, before the first training step, so a missing file stops a run at once, not hours in.
+
+For the eye, the first validation.images pairs also give the same centred crop of LR, SR and
+HR at every validation (rwsr.train.progress saves them and the page that shows them).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from rwsr.data.datasets import load_pairs
+from rwsr.eval.regions import Box
 from rwsr.imageio import read_image
 from rwsr.metrics.psnr_ssim import psnr, ssim
 from rwsr.train.config import ValidationConfig
@@ -22,6 +28,35 @@ from rwsr.upscale.engine import Upscaler
 
 # How `rwsr train` names a local AlexNet file, and how a run does without LPIPS.
 LPIPS_OPTIONS = ("validation.lpips_backbone=PATH", ", or train without it: validation.lpips=false")
+
+
+@dataclass(frozen=True)
+class Crops:
+    """One validation pair's centred square, the same in every validation: LR enlarged by
+    nearest neighbour to the output's size (as is at x1), the validated model's SR, and HR."""
+
+    name: str
+    lr: np.ndarray
+    sr: np.ndarray
+    hr: np.ndarray
+
+
+def centred_crops(name: str, lr: np.ndarray, sr: np.ndarray, hr: np.ndarray, side: int) -> Crops:
+    """The centred square of `side` (or of the output's shorter side) of each image."""
+    height, width = sr.shape[:2]
+    size = min(side, height, width)
+    box = Box(x=(width - size) // 2, y=(height - size) // 2, size=size)
+    factor = height // lr.shape[0]  # the model's scale
+    lr_enlarged = np.repeat(np.repeat(lr, factor, axis=0), factor, axis=1)
+    return Crops(name=name, lr=box.cut(lr_enlarged), sr=box.cut(sr), hr=box.cut(hr))
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Mean scores over the validation pairs, and the crops of the first validation.images."""
+
+    scores: dict[str, float]
+    crops: list[Crops]
 
 
 class Validator:
@@ -42,20 +77,26 @@ class Validator:
 
             self.lpips = LPIPS(backbone=config.lpips_backbone, device=device, options=LPIPS_OPTIONS)
 
-    def __call__(self, generator: nn.Module) -> dict[str, float]:
-        """Mean PSNR/SSIM (and LPIPS) of `generator` (a copy: it is moved and frozen)."""
+    def __call__(self, generator: nn.Module) -> Validation:
+        """Mean PSNR/SSIM (and LPIPS) of `generator` (a copy: it is moved and frozen), and
+        its crops."""
         # fp32: the scores (and the choice of best.pt) describe the trained weights, not bf16.
         upscaler = Upscaler(
             generator, device=str(self.device), precision="fp32", tile=self.config.tile
         )
         scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "lpips": []}
-        for pair in self.pairs:
-            sr = upscaler.upscale(read_image(pair.lr))
+        crops = []
+        for index, pair in enumerate(self.pairs):
+            lr = read_image(pair.lr)
+            sr = upscaler.upscale(lr)
             hr = read_image(pair.hr)
+            if index < self.config.images:
+                crops.append(centred_crops(pair.name, lr, sr, hr, self.config.image_crop))
             scores["psnr"].append(float(psnr(sr, hr, crop_border=self.config.crop_border)))
             scores["ssim"].append(float(ssim(sr, hr, crop_border=self.config.crop_border)))
             if self.lpips is not None:
                 scores["lpips"].append(
                     float(self.lpips(sr, hr, crop_border=self.config.crop_border))
                 )
-        return {name: float(np.mean(values)) for name, values in scores.items() if values}
+        means = {name: float(np.mean(values)) for name, values in scores.items() if values}
+        return Validation(scores=means, crops=crops)
