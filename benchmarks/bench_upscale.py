@@ -5,6 +5,7 @@
     python benchmarks/bench_upscale.py --pair A B  # two models (zoo names or files), alternating
     python benchmarks/bench_upscale.py --openvino  # speed, plus OpenVINO's CPU engine
     python benchmarks/bench_upscale.py --compact   # realesr-general-x4v3 beside ncnn and x4plus
+    python benchmarks/bench_upscale.py --host-overhead  # the engine's own work, new vs old
 
 Speed compares the engine's fastest setting (auto precision: bf16 on AMX CPUs, channels_last,
 auto tile, in a process set up as the `rwsr` command sets itself up) with a plain fp32
@@ -19,12 +20,22 @@ whole image, no border crop). Beside them, on the same photo and threads: reales
 the engine, alternating with the default model through the engine, then ncnn's CPU engine on
 the same weights (Upscayl's ncnn files in ../shared); PSNR against the compact network's plain
 fp32 forward. It prints the seconds per megapixel to enter as the zoo entry's `cpu_speed`.
+
+--host-overhead times `Upscaler.upscale` with a stand-in generator whose forward costs
+nothing (InstantX4), in fp32, on the CPU or --device: what is left is the engine's own work
+per frame, the floor a GPU pays on top of the network. The engine of OLD_ENGINE (before the
+blending moved to the device) alternates with the current one in the same process, on the
+same inputs and tiles: the 300x200 frame of Table VI in one tile, and 2000x1500 in the
+H200's automatic 1440 px tiles and in the CPU's 320 px ones. Outputs must be bit-identical.
+On a CPU that other work shares, set OMP_NUM_THREADS=1: there two torch threads stall each
+other (the new 300x200 frame took 67 ms with 2 threads and 7 ms with 1 beside a training run).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import resource
 import subprocess
 import sys
@@ -40,6 +51,7 @@ from profiling import convolution_share  # benchmarks/profiling.py, beside this 
 from rwsr.cli.common import keep_freed_memory
 from rwsr.errors import WeightsUnavailableError
 from rwsr.imageio import from_float, read_image
+from rwsr.models.rrdbnet import RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, install, load_generator
 from rwsr.upscale.engine import Upscaler
 
@@ -351,6 +363,86 @@ def memory_child() -> None:
     )
 
 
+# The engine before tiles were blended and rounded on the device (host-side numpy blending).
+OLD_ENGINE = "cab9c561fc09dc8882f9172eeec243103fffacb4"
+
+
+class InstantX4(torch.nn.Module):
+    """A stand-in x4 generator that costs nothing per call: the output of each input shape
+    (nearest x4, channels_last as the real model's) is made once and handed out again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = RRDBNetConfig(scale=4)
+        self.unit = torch.nn.Parameter(torch.ones(1))  # the engine moves and copies a module
+        self.outputs: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = tuple(x.shape)
+        if shape not in self.outputs:
+            upsampled = torch.nn.functional.interpolate(x * self.unit, scale_factor=4)
+            self.outputs[shape] = upsampled.contiguous(memory_format=torch.channels_last)
+        return self.outputs[shape]
+
+
+def old_engine() -> object | None:
+    """rwsr/upscale/engine.py as of OLD_ENGINE, imported as its own module; None where git or
+    that commit is missing."""
+    try:
+        source = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{OLD_ENGINE}:src/rwsr/upscale/engine.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "old_engine.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("old_engine", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+def host_overhead(rounds: int, device: str) -> None:
+    """Milliseconds of `upscale` around an instant generator on `device`, old engine and new
+    alternating, each keeping its best time."""
+    keep_freed_memory()  # as the `rwsr` command does
+    old = old_engine()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, fp32, instant"
+        f" x4 generator, best of {rounds}; old engine:"
+        f" {OLD_ENGINE[:10] if old else 'unavailable'}"
+    )
+    cases = [("300x200, one tile", 300, 200, 300)]
+    cases += [(f"2000x1500, {tile} px tiles", 2000, 1500, tile) for tile in (1440, 320)]
+    for label, width, height, tile in cases:
+        image = test_photo(width, height)
+        settings = {"device": device, "precision": "fp32", "tile": tile}
+        engines = {"new": Upscaler(InstantX4(), **settings)}
+        if old is not None:
+            engines["old"] = old.Upscaler(InstantX4(), **settings)
+        outputs = {name: engine.upscale(image) for name, engine in engines.items()}  # warm-up
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        for _ in range(rounds):
+            for name, engine in engines.items():
+                start = time.perf_counter()
+                engine.upscale(image)
+                times[name].append(time.perf_counter() - start)
+        new_ms = min(times["new"]) * 1e3
+        line = f"{label}: new {new_ms:8.1f} ms"
+        if old is not None:
+            old_ms = min(times["old"]) * 1e3
+            same = np.array_equal(outputs["new"], outputs["old"])
+            line += (
+                f", old {old_ms:8.1f} ms: {old_ms / new_ms:5.1f}x less;"
+                f" outputs {'bit-identical' if same else 'DIFFER'}"
+            )
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -379,6 +471,12 @@ def main() -> None:
     parser.add_argument(
         "--precision", default="auto", help="engine precision for --compact: auto, fp32, bf16"
     )
+    parser.add_argument(
+        "--host-overhead",
+        action="store_true",
+        help="time the engine's own work with an instant generator, new engine vs old",
+    )
+    parser.add_argument("--device", default="cpu", help="device for --host-overhead")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -389,6 +487,8 @@ def main() -> None:
         memory_child()
     elif args.pair:
         pair(*args.pair, args.rounds)
+    elif args.host_overhead:
+        host_overhead(args.rounds, args.device)
     elif args.compact:
         compact(args.rounds, *args.size, args.precision)
     elif args.memory:

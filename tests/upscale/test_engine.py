@@ -14,6 +14,7 @@ from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, load_generator
 from rwsr.upscale import engine
 from rwsr.upscale.engine import DEFAULT_OVERLAP, Upscaler
+from rwsr.upscale.tiling import axis_spans, ramp_weights
 
 
 def _psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
@@ -307,3 +308,183 @@ def test_compiled_model_gives_the_same_image(tiny_model: RRDBNet) -> None:
     twin.load_state_dict(tiny_model.state_dict())
     compiled = Upscaler(twin, precision="fp32", compile_model=True).upscale(image)
     assert np.abs(compiled.astype(int) - eager).max() <= 1
+
+
+def _host_blend(upscaler: Upscaler, image: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+    """The engine's output as it blended on the host in numpy before blending moved to the
+    device: float32 tiles, products and sums in tile order, a division, rounding by
+    `_convert`. For an HxWx3 image whose tiles need no mirrored context."""
+    height, width = image.shape[:2]
+    s = upscaler.scale
+    acc = np.zeros((height * s, width * s, 3), np.float32)
+    weight = np.zeros((height * s, width * s, 1), np.float32)
+    for y0, y1 in axis_spans(height, tile, overlap):
+        for x0, x1 in axis_spans(width, tile, overlap):
+            x = torch.from_numpy(engine._convert(image[y0:y1, x0:x1], np.dtype(np.float32)))
+            x = x.permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                if upscaler.dtype == torch.float32:
+                    y = upscaler._run(x)
+                else:
+                    with torch.autocast("cpu", dtype=upscaler.dtype):
+                        y = upscaler._run(x.to(upscaler.dtype)).float()
+            out = y.clamp(0, 1)[0].permute(1, 2, 0).numpy()
+            row_weight = ramp_weights((y0, y1), height, overlap, s)
+            w = (row_weight[:, None] * ramp_weights((x0, x1), width, overlap, s)[None, :])[
+                :, :, None
+            ]
+            acc[y0 * s : y1 * s, x0 * s : x1 * s] += out * w
+            weight[y0 * s : y1 * s, x0 * s : x1 * s] += w
+    return engine._convert(acc / weight, image.dtype)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("size", [(30, 27), (70, 93)], ids=["one-tile", "3x4-tiles"])
+@pytest.mark.parametrize("sample_type", [np.uint8, np.uint16, np.float32])
+def test_blending_on_the_device_gives_the_host_blend_bit_for_bit(
+    tiny_model: RRDBNet, precision: str, size: tuple[int, int], sample_type: type
+) -> None:
+    """On the CPU the device-side path (and its single-tile shortcut, which skips blending)
+    gives the bits of the numpy host blend, in batches of 1 and of 4 tiles."""
+    rng = np.random.default_rng(7)
+    if sample_type is np.float32:
+        image = rng.random((*size, 3), dtype=np.float32)
+    else:
+        image = rng.integers(0, np.iinfo(sample_type).max + 1, (*size, 3), dtype=sample_type)
+    for batch in (1, 4):
+        upscaler = Upscaler(
+            tiny_model, precision=precision, tile=32, tile_overlap=6, tile_batch=batch
+        )
+        out = upscaler.upscale(image)
+        expected = _host_blend(upscaler, image, tile=32, overlap=6)
+        assert out.dtype == expected.dtype == sample_type
+        assert out.tobytes() == expected.tobytes(), (batch, np.abs(out - expected).max())
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_batched_tiles_of_the_default_model_equal_one_at_a_time(
+    default_model: torch.nn.Module, photo_rgb: np.ndarray, precision: str
+) -> None:
+    """x4plus's 64-channel oneDNN convolutions give each tile of a batch the bits it gets
+    alone (2x2 tiles of 48 px, one forward of two)."""
+    image = photo_rgb[:72, :72]
+    outputs = [
+        Upscaler(
+            default_model, precision=precision, tile=48, tile_overlap=12, tile_batch=batch
+        ).upscale(image)
+        for batch in (1, 2)
+    ]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+class _NaNWhereWhite(torch.nn.Module):
+    """Doubles the image size; in bf16, NaN for the tiles that hold a pixel of value 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = RRDBNetConfig(scale=2)
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+        if self.weight.dtype != torch.bfloat16:
+            return y
+        white = x.flatten(1).amax(dim=1) >= 1
+        return torch.where(white[:, None, None, None], float("nan"), y)
+
+
+CUDA = pytest.param(
+    "cuda",
+    marks=[
+        pytest.mark.cuda,
+        pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+    ],
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_a_non_finite_tile_in_a_batch_is_recomputed_in_fp32_alone(device: str) -> None:
+    """A 3x3-tile image whose top-left tile comes out NaN in bf16, three tiles a forward: that
+    tile is recomputed in fp32 and the image is the plain doubling (values exact in bf16)."""
+    image = np.random.default_rng(8).integers(0, 64, (80, 80, 3)).astype(np.float32) / 64
+    image[2, 3] = 1.0
+    upscaler = Upscaler(
+        _NaNWhereWhite(), device=device, precision="bf16", tile=32, tile_overlap=8, tile_batch=3
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = upscaler.upscale(image)
+    assert [str(w.message) for w in caught] == [
+        "non-finite values in a low-precision tile; recomputed in fp32"
+    ]
+    np.testing.assert_allclose(out, image.repeat(2, 0).repeat(2, 1), rtol=0, atol=1e-6)
+
+
+class _FailsOnLargeBatches(torch.nn.Module):
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.config = RRDBNetConfig(scale=2)
+        self.most = most
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > self.most:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+
+
+def test_a_batch_too_large_retries_with_fewer_tiles_per_forward() -> None:
+    image = np.random.default_rng(9).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    upscaler = Upscaler(
+        _FailsOnLargeBatches(most=1), precision="fp32", tile=32, tile_overlap=8, tile_batch=4
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = upscaler.upscale(image)
+    assert [str(w.message) for w in caught] == [
+        "CUDA out of memory. Tried to allocate 20.00 GiB; retrying with 1 tile(s) per forward"
+    ]
+    np.testing.assert_array_equal(out, image.repeat(2, 0).repeat(2, 1))
+
+
+def test_tiles_per_forward_fit_free_memory_and_the_element_bound(
+    tiny_model: RRDBNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CUDA rule on made-up numbers: free memory less the band's accumulators, divided by
+    one tile's activations; at most MAX_TENSOR_ELEMENTS in the batch's widest activation."""
+    upscaler = Upscaler(tiny_model, precision="fp32")
+    assert upscaler._tiles_per_forward(64, 64, 4000) == 1  # on the CPU: one at a time
+    upscaler.device = torch.device("cuda")
+    per_tile = engine.BYTES_PER_PIXEL[torch.float32] * 64 * 64  # x4: scale**2 / 16 == 1
+    band = engine.BAND_BYTES_PER_PIXEL * 2 * 64 * 4 * 4000
+    monkeypatch.setattr(Upscaler, "_free_memory", lambda self: band + 5.5 * per_tile)
+    assert upscaler._tiles_per_forward(64, 64, 4000) == 5
+    widest = engine.widest_activation(tiny_model)
+    monkeypatch.setattr(engine, "MAX_TENSOR_ELEMENTS", 3 * widest * (4 * 64) ** 2)
+    assert upscaler._tiles_per_forward(64, 64, 4000) == 3
+    monkeypatch.setattr(Upscaler, "_free_memory", lambda self: band / 2)
+    assert upscaler._tiles_per_forward(64, 64, 4000) == 1  # never none
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("sample_type", [np.uint8, np.uint16, np.float32])
+def test_on_cuda_tiles_are_blended_rounded_and_copied_back_exactly(
+    nearest_model: torch.nn.Module, sample_type: type
+) -> None:
+    """On the GPU, with automatic batches: one tile and 3x3 tiles of pixel replication come
+    back as replication, in 8 and 16 bits exactly (rounded on the device) and in float."""
+    rng = np.random.default_rng(10)
+    if sample_type is np.float32:
+        image = rng.random((100, 90, 3), dtype=np.float32)
+    else:
+        image = rng.integers(0, np.iinfo(sample_type).max + 1, (100, 90, 3), dtype=sample_type)
+    expected = image.repeat(4, 0).repeat(4, 1)
+    tolerance = 1e-6 if sample_type is np.float32 else 0
+    for tile in (128, 40):
+        upscaler = Upscaler(
+            nearest_model, device="cuda", precision="fp32", tile=tile, tile_overlap=8
+        )
+        out = upscaler.upscale(image)
+        assert out.dtype == sample_type
+        np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance)
