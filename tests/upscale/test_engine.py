@@ -188,16 +188,24 @@ def test_pixel_unshuffle_model_on_odd_sizes() -> None:
     assert out.shape == (74, 90, 3)
 
 
-class _NaNInLowPrecision(torch.nn.Module):
-    """Doubles the image size; returns NaN when run in bf16, like an overflowing network."""
+class _Doubler(torch.nn.Module):
+    """A x2 'generator' (pixel replication: outputs known to the bit) whose subclasses fail
+    or go non-finite on purpose; its one weight carries the precision the engine chose."""
 
     def __init__(self) -> None:
         super().__init__()
         self.config = RRDBNetConfig(scale=2)
         self.weight = torch.nn.Parameter(torch.ones(1))
 
+    def double(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+
+
+class _NaNInLowPrecision(_Doubler):
+    """Returns NaN when run in bf16, like an overflowing network."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+        y = self.double(x)
         return y * float("nan") if self.weight.dtype == torch.bfloat16 else y
 
 
@@ -208,18 +216,16 @@ def test_non_finite_tiles_are_recomputed_in_fp32() -> None:
     np.testing.assert_array_equal(out, image.repeat(2, 0).repeat(2, 1))
 
 
-class _FailsOnLargeTiles(torch.nn.Module):
+class _FailsOnLargeTiles(_Doubler):
     def __init__(self, limit: int, error: RuntimeError) -> None:
         super().__init__()
-        self.config = RRDBNetConfig(scale=2)
         self.limit = limit
         self.error = error
-        self.weight = torch.nn.Parameter(torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] > self.limit:
             raise self.error
-        return torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+        return self.double(x)
 
 
 # What torch says on a GPU when a tile is too large for memory, or for cuDNN's and CUDA's
@@ -377,16 +383,11 @@ def test_batched_tiles_of_the_default_model_equal_one_at_a_time(
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
-class _NaNWhereWhite(torch.nn.Module):
-    """Doubles the image size; in bf16, NaN for the tiles that hold a pixel of value 1."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.config = RRDBNetConfig(scale=2)
-        self.weight = torch.nn.Parameter(torch.ones(1))
+class _NaNWhereWhite(_Doubler):
+    """In bf16, NaN for the tiles that hold a pixel of value 1."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+        y = self.double(x)
         if self.weight.dtype != torch.bfloat16:
             return y
         white = x.flatten(1).amax(dim=1) >= 1
@@ -420,17 +421,15 @@ def test_a_non_finite_tile_in_a_batch_is_recomputed_in_fp32_alone(device: str) -
     np.testing.assert_allclose(out, image.repeat(2, 0).repeat(2, 1), rtol=0, atol=1e-6)
 
 
-class _FailsOnLargeBatches(torch.nn.Module):
+class _FailsOnLargeBatches(_Doubler):
     def __init__(self, most: int) -> None:
         super().__init__()
-        self.config = RRDBNetConfig(scale=2)
         self.most = most
-        self.weight = torch.nn.Parameter(torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] > self.most:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        return torch.nn.functional.interpolate(x * self.weight, scale_factor=2, mode="nearest")
+        return self.double(x)
 
 
 def test_a_batch_too_large_retries_with_fewer_tiles_per_forward() -> None:
