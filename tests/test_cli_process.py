@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from terminal import as_from_a_terminal
 
 FAULTS_OF_A_FRESH_ARRAY = """
 import resource
@@ -49,7 +50,9 @@ def test_ctrl_c_in_upscale_prints_one_line_and_leaves_no_partial_file(tmp_path) 
     write_image(photo, np.random.default_rng(0).integers(0, 256, (480, 480, 3), dtype=np.uint8))
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "rwsr", "upscale", str(photo), "-o", str(out), "--tile", "64"],
+        as_from_a_terminal(
+            [sys.executable, "-m", "rwsr", "upscale", str(photo), "-o", str(out), "--tile", "64"]
+        ),
         stderr=subprocess.PIPE,
         text=True,
     )

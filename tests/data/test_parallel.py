@@ -10,6 +10,7 @@ import time
 
 import psutil
 import pytest
+from terminal import as_from_a_terminal
 
 SCRIPT = """
 import sys, time
@@ -58,7 +59,7 @@ def test_workers_die_when_the_parent_is_killed() -> None:
 def test_ctrl_c_is_reported_once_by_the_parent(settle: float) -> None:
     """Also while the workers are still starting (importing), before their initializer ran."""
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "3"],
+        as_from_a_terminal([sys.executable, "-c", SCRIPT, "3"]),
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
