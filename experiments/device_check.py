@@ -87,7 +87,7 @@ VARIANTS = [
 # Seconds of the budget kept for the CameraSR fine-tune: a timing variant starts only above it.
 FINETUNE_RESERVE = 230
 # A small RRDB for the smoke run: the code paths of the real one, milliseconds per step.
-SMOKE_RRDB = "{scale: 4, nb: 1, nf: 8, gc: 4}"
+SMOKE_RRDB = RRDBNetConfig(scale=4, nb=1, nf=8, gc=4)
 
 
 class Check:
@@ -131,15 +131,13 @@ def paper_generator(smoke: bool) -> torch.nn.Module:
     """RWSR-EDL x4 as the paper's Table VI counts it (random weights: speed only)."""
     config = architecture_config("rwsr-edl-x4")
     if smoke:
-        config = config.model_copy(update={"rrdb": RRDBNetConfig(scale=4, nb=1, nf=8, gc=4)})
+        config = config.model_copy(update={"rrdb": SMOKE_RRDB})
     return build_model(config)
 
 
 def default_generator(smoke: bool) -> torch.nn.Module:
     return (
-        build_model(RRDBNetConfig(scale=4, nb=1, nf=8, gc=4))
-        if smoke
-        else (load_generator(DEFAULT_MODEL, progress=False).model)
+        build_model(SMOKE_RRDB) if smoke else (load_generator(DEFAULT_MODEL, progress=False).model)
     )
 
 
@@ -307,7 +305,11 @@ def train_steps_stage(check: Check, record: dict[str, Any], data: Path, work: Pa
         f"device={device_name()}",
     ]
     if check.smoke:
-        base += [f"model.rrdb={SMOKE_RRDB}", "data.workers=0", "loss.vgg_layers={conv2_2: 1.0}"]
+        base += [
+            f"model.rrdb={SMOKE_RRDB.model_dump_json()}",  # JSON is YAML
+            "data.workers=0",
+            "loss.vgg_layers={conv2_2: 1.0}",
+        ]
     record["recipe"] = (
         "rwsr-edl-x4, configs/realsr_x4.yaml's losses and optimiser, random VGG19 conv5_4,"
         f" x4 pairs from {data.name} (noise bank: {bank.is_dir()})"

@@ -3,11 +3,12 @@ the process-wide memory policy of a command-line run."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -43,6 +44,17 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def resumable(what: object, how: str) -> Iterator[None]:
+    """Ctrl-C inside: one line naming `what` and how to continue it (`how`), status 130, for
+    the commands that can resume (the generic line of `reports_errors` cannot say how)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"{what}: interrupted; {how}", err=True)
+        raise typer.Exit(130) from None
 
 
 def keep_freed_memory() -> None:

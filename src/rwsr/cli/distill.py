@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rwsr.cli.common import Overwrite, Quiet, reports_errors
+from rwsr.cli.common import Overwrite, Quiet, reports_errors, resumable
 from rwsr.train.distill_config import DistillConfig
 
 _FIELDS = DistillConfig.model_fields
@@ -94,15 +94,12 @@ def distill(
         seed=seed,
         checkpoint_every=checkpoint_every,
     )
-    try:
+    with resumable(
+        output,
+        "rerun with --resume to continue from its last checkpoint (the teacher's outputs"
+        " computed so far are kept)",
+    ):
         result = run_distillation(config, resume=resume, overwrite=overwrite, progress=not quiet)
-    except KeyboardInterrupt:
-        typer.echo(
-            f"{output}: interrupted; rerun with --resume to continue from its last checkpoint"
-            " (the teacher's outputs computed so far are kept)",
-            err=True,
-        )
-        raise typer.Exit(130) from None
     typer.echo(
         f"done: {result.model} ({result.iterations} iterations on {result.crops} crops; NOTICE"
         f" beside it); use it with: rwsr upscale PHOTO -o DIR --model {result.model}",

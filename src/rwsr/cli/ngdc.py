@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rwsr.cli.common import reports_errors
+from rwsr.cli.common import reports_errors, resumable
 from rwsr.cli.noise import (
     KeepClipped,
     MaxVariance,
@@ -129,7 +129,7 @@ def ngdc(
         aux_cleanup=aux_cleanup,
         min_in_cati=min_in_cati,
     )
-    try:
+    with resumable(output, "rerun the same command to resume"):
         result = run_ngdc(
             target,
             aux,
@@ -142,9 +142,6 @@ def ngdc(
             export_png=export_png,
             progress=progress,
         )
-    except KeyboardInterrupt:
-        typer.echo(f"{output}: interrupted; rerun the same command to resume", err=True)
-        raise typer.Exit(130) from None
     for record in result.records:
         if record.status == "failed":
             typer.echo(f"error: {record.reason}", err=True)

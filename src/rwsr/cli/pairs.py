@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rwsr.cli.common import reports_errors
+from rwsr.cli.common import reports_errors, resumable
 
 
 def default_workers() -> int:
@@ -66,13 +66,10 @@ def pairs(
         owned=pair_files(jobs),
         inputs=[source, *sources],
     )
-    try:
+    with resumable(output, "rerun the same command to resume"):
         summary = generate_pairs(
             jobs, output, config=config, workers=workers, overwrite=overwrite, progress=progress
         )
-    except KeyboardInterrupt:
-        typer.echo(f"{output}: interrupted; rerun the same command to resume", err=True)
-        raise typer.Exit(130) from None
     for path, message in summary.failed:
         typer.echo(f"error: {message}", err=True)
     typer.echo(f"{output}: {summary.line()}")

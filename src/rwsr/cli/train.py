@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rwsr.cli.common import reports_errors
+from rwsr.cli.common import reports_errors, resumable
 
 
 @reports_errors
@@ -65,13 +65,9 @@ def train(
             typer.echo(plan)
         return
     check_output_dir(resolved.output_dir / resolved.name, option="output_dir")
-    try:
+    with resumable(
+        resolved.output_dir / resolved.name,
+        "rerun with --resume to continue from its last checkpoint",
+    ):
         run_dir = run_training(resolved, resume=target, progress=not quiet)
-    except KeyboardInterrupt:
-        typer.echo(
-            f"{resolved.output_dir / resolved.name}: interrupted; rerun with --resume to continue"
-            " from its last checkpoint",
-            err=True,
-        )
-        raise typer.Exit(130) from None
     typer.echo(f"done: {run_dir}", err=True)
