@@ -27,6 +27,10 @@ say so.
    iterations as the budget leaves (rate halved at 80%). Its EMA weights come back in fp16,
    split into pieces of at most 15 MiB (`cat` joins them; the JSON has the sha256 of the
    whole), to be scored on 091-100 where the LPIPS weights are.
+7. camerasr_gan: the recipe's RWSR-EDL GAN phase (configs/camerasr_x1_u4_gan.yaml: Eq. 8
+   routing as the authors' code, PatchGAN, VGG16 conv5_3 from --vgg, EMA 0.999) from --init
+   (default: the CPU L1 phase's final EMA generator), batch, crops, budget and the weights'
+   return as camerasr_finetune.
 
 --smoke runs every stage tiny on the CPU in fp32 (a small RRDB, a few steps, small images, no
 compile variant; the bundled x4plus for the fine-tune's start): the test suite runs it, so the script is known to work
@@ -67,7 +71,7 @@ from rwsr.models.rrdbnet import RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, load_generator
 from rwsr.train.config import load_config
 from rwsr.train.logs import read_log
-from rwsr.train.trainer import train
+from rwsr.train.trainer import perceptual_description, train
 from rwsr.upscale.engine import Upscaler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,6 +90,9 @@ VARIANTS = [
 ]
 # Seconds of the budget kept for the CameraSR fine-tune: a timing variant starts only above it.
 FINETUNE_RESERVE = 230
+# The GAN phase's start: the CPU L1 phase's EMA generator (carried in fp16 to the device).
+DEFAULT_GAN_INIT = REPO / "runs" / "camerasr_x1_u4_l1" / "generator.safetensors"
+SMOKE_GAN_INIT = REPO / "src" / "rwsr" / "weights" / "realesrgan-x4plus.safetensors"
 # A small RRDB for the smoke run: the code paths of the real one, milliseconds per step.
 SMOKE_RRDB = RRDBNetConfig(scale=4, nb=1, nf=8, gc=4)
 
@@ -183,12 +190,20 @@ def bench_stage(check: Check, record: dict[str, Any]) -> None:
     device = device_name()
     precisions = ["fp32", "fp16", "bf16"] if device == "cuda" else ["fp32"]
     size = (300, 200) if not check.smoke else (40, 30)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    record["size"] = f"{size[0]}x{size[1]}"
+    record["rows"] = rows  # rows measured stay when a later model fails to load
+    record["paper_v100_frames_per_second"] = 0.7632
     for label, make in (("rwsr-edl-x4", paper_generator), (DEFAULT_MODEL, default_generator)):
+        try:
+            make(check.smoke)
+        except Exception as error:  # noqa: BLE001 - a device without the file: no row, a note
+            rows.append({"model": label, "error": f"{type(error).__name__}: {error}"[:300]})
+            continue
         for precision in precisions:
             result = bench_model(
                 label,
-                make(check.smoke),
+                make(check.smoke),  # a fresh copy for each precision
                 Target(device, precision),
                 size=size,
                 repeats=10 if device == "cuda" else 2,
@@ -204,9 +219,6 @@ def bench_stage(check: Check, record: dict[str, Any]) -> None:
                 }
             )
             print(f"{label} {precision}: {result.frames_per_second:.2f} frames/s", flush=True)
-    record["size"] = f"{size[0]}x{size[1]}"
-    record["rows"] = rows
-    record["paper_v100_frames_per_second"] = 0.7632
 
 
 def enlarged_sample(width: int, height: int) -> np.ndarray:
@@ -340,13 +352,22 @@ def train_steps_stage(check: Check, record: dict[str, Any], data: Path, work: Pa
         check.save()
 
 
-def finetune_stage(check: Check, record: dict[str, Any], data: Path, work: Path) -> None:
-    bank = data / "bank"
+def recipe_stage(
+    check: Check,
+    record: dict[str, Any],
+    work: Path,
+    *,
+    phase: str,
+    overrides: list[str],
+) -> None:
+    """One phase of the CameraSR recipe (configs/camerasr_x1_u4_{phase}.yaml) at the paper's batch
+    and crops, for as many iterations as the budget leaves (a probe run gives the rate; the rate
+    halved at 80%); its EMA generator comes back in fp16 pieces."""
+    config_file = REPO / "configs" / f"camerasr_x1_u4_{phase}.yaml"
     base = [
-        *data_overrides(check, f"{{layout: city100, root: {data}, split: fit}}", bank),
+        *overrides,
         "validation.root=null",
         "validation.lpips_backbone=null",
-        "loss.vgg_weights=null",  # the L1 phase has no perceptual loss
         f"output_dir={work / 'camerasr'}",
         f"device={device_name()}",
         "precision=auto" if not check.smoke else "precision=fp32",
@@ -354,13 +375,12 @@ def finetune_stage(check: Check, record: dict[str, Any], data: Path, work: Path)
     ]
     if check.smoke:
         base.append("data.workers=0")
-    # A probe run gives the rate; the run then fills what the budget leaves.
     probe_steps = 40 if not check.smoke else 2
     probe = load_config(
-        REPO / "configs" / "camerasr_x1_u4_l1.yaml",
+        config_file,
         [
             *base,
-            "name=probe",
+            f"name=probe_{phase}",
             f"optim.iterations={probe_steps}",
             f"log_every={probe_steps // 2}",
             f"checkpoint_every={probe_steps}",
@@ -370,18 +390,19 @@ def finetune_stage(check: Check, record: dict[str, Any], data: Path, work: Path)
     probe_dir = train(probe, progress=False)
     rate = read_log(probe_dir / "log.jsonl")[-1]["it_per_s"]
     seconds = max(0.0, check.left() - 30)  # export and the JSON need the rest
-    iterations = 4 if check.smoke else max(100, min(6000, int(seconds * rate * 0.9) // 100 * 100))
+    iterations = 4 if check.smoke else max(100, min(20000, int(seconds * rate * 0.9) // 100 * 100))
     record["probe_it_per_s"] = round(rate, 2)
     record["iterations"] = iterations
     check.save()
+    name = f"camerasr_x1_u4_{phase}_gpu"
     config = load_config(
-        REPO / "configs" / "camerasr_x1_u4_l1.yaml",
+        config_file,
         [
             *base,
-            "name=camerasr_x1_u4_l1_gpu",
+            f"name={name}",
             f"optim.iterations={iterations}",
             f"optim.milestones=[{max(1, int(iterations * 0.8))}]",
-            f"log_every={max(1, iterations // 20)}",
+            f"log_every={max(1, iterations // 40)}",
             f"checkpoint_every={iterations}",
         ],
     )
@@ -391,36 +412,87 @@ def finetune_stage(check: Check, record: dict[str, Any], data: Path, work: Path)
     log = [r for r in read_log(run_dir / "log.jsonl") if r["kind"] == "train"]
     record["s_per_it"] = round(1 / statistics.median(r["it_per_s"] for r in log), 4)
     record["data_wait_share"] = round(statistics.median(r["data_wait"] for r in log), 4)
-    record["l1_first_last"] = [round(log[0]["pix"], 5), round(log[-1]["pix"], 5)]
-    (check.out / "camerasr_finetune_log.jsonl").write_bytes((run_dir / "log.jsonl").read_bytes())
-    half = work / "camerasr_x1_u4_l1_gpu.fp16.safetensors"
+    record["pix_first_last"] = [round(log[0]["pix"], 5), round(log[-1]["pix"], 5)]
+    (check.out / f"camerasr_{phase}_log.jsonl").write_bytes((run_dir / "log.jsonl").read_bytes())
+    half = work / f"{name}.fp16.safetensors"
     loaded = load_model(run_dir / "generator.safetensors")
     save_model(
         loaded.model,
         half,
         dtype=torch.float16,
         metadata={
-            "source": f"experiments/device_check.py camerasr_finetune, {iterations} it,"
-            f" batch {config.data.batch_size}, {config.data.hr_patch} px crops"
+            "source": f"experiments/device_check.py camerasr_{phase}, {iterations} it,"
+            f" batch {config.data.batch_size}, {config.data.hr_patch} px crops",
+            "perceptual_net": perceptual_description(config),
         },
     )
     whole = half.read_bytes()
     record["weights_sha256"] = hashlib.sha256(whole).hexdigest()
     record["weights_pieces"] = []
     for index in range(math.ceil(len(whole) / PIECE_BYTES)):
-        name = f"{half.name}.part{index}"
-        write_bytes_atomic(check.out / name, whole[index * PIECE_BYTES : (index + 1) * PIECE_BYTES])
-        record["weights_pieces"].append(name)
+        piece = f"{half.name}.part{index}"
+        write_bytes_atomic(check.out / piece, whole[index * PIECE_BYTES : (index + 1) * PIECE_BYTES])
+        record["weights_pieces"].append(piece)
+
+
+def camerasr_data(check: Check, data: Path) -> list[str]:
+    return data_overrides(check, f"{{layout: city100, root: {data}, split: fit}}", data / "bank")
+
+
+def finetune_stage(check: Check, record: dict[str, Any], data: Path, work: Path) -> None:
+    """The L1 phase from x4plus (the config's init_from), no perceptual loss."""
+    overrides = [*camerasr_data(check, data), "loss.vgg_weights=null"]
+    recipe_stage(check, record, work, phase="l1", overrides=overrides)
+
+
+def gan_stage(
+    check: Check,
+    record: dict[str, Any],
+    data: Path,
+    work: Path,
+    init: Path | None,
+    vgg: Path | None,
+) -> None:
+    """The RWSR-EDL GAN phase (Eq. 8 routing, PatchGAN, VGG16 conv5_3) from `init`, the L1
+    phase's generator (None: DEFAULT_GAN_INIT; the smoke run's: the bundled x4plus, widened);
+    `vgg` the VGG16 weights (None: random, the smoke run's)."""
+    if init is None:
+        init = SMOKE_GAN_INIT if check.smoke else DEFAULT_GAN_INIT
+    overrides = [*camerasr_data(check, data), f"model.init_from={init}"]
+    if vgg is None:
+        overrides += ["loss.vgg_weights=null", "loss.allow_random_vgg=true"]
+    else:
+        overrides.append(f"loss.vgg_weights={vgg}")
+    if check.smoke:
+        overrides.append("loss.vgg_layers={conv2_2: 1.0}")
+    record["init"] = init.name
+    record["vgg"] = vgg.name if vgg else "random (smoke)"
+    recipe_stage(check, record, work, phase="gan", overrides=overrides)
 
 
 # ----------------------------------------------------------------------------- main
 
 
-STAGES = ["environment", "cuda_tests", "bench", "large_photo", "train_steps", "camerasr_finetune"]
+STAGES = [
+    "environment",
+    "cuda_tests",
+    "bench",
+    "large_photo",
+    "train_steps",
+    "camerasr_finetune",
+    "camerasr_gan",
+]
 
 
 def run_check(
-    out: Path, *, data: Path, budget: float, smoke: bool, stages: list[str] = STAGES
+    out: Path,
+    *,
+    data: Path,
+    budget: float,
+    smoke: bool,
+    stages: list[str] = STAGES,
+    init: Path | None = None,
+    vgg: Path | None = None,
 ) -> dict[str, Any]:
     """The chosen stages in order; returns the figures (also in out/device_check.json)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -434,6 +506,7 @@ def run_check(
             "large_photo": lambda r: large_photo_stage(check, r),
             "train_steps": lambda r: train_steps_stage(check, r, data, work),
             "camerasr_finetune": lambda r: finetune_stage(check, r, data, work),
+            "camerasr_gan": lambda r: gan_stage(check, r, data, work, init, vgg),
         }
         for name in stages:
             check.stage(name, works[name])
@@ -448,6 +521,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=FIXTURES, help="City100-layout pairs")
     parser.add_argument("--budget", type=float, default=450, help="seconds for all stages")
     parser.add_argument("--smoke", action="store_true", help="every stage tiny, on the CPU")
+    parser.add_argument("--init", type=Path, help=f"camerasr_gan's G; default {DEFAULT_GAN_INIT}")
+    parser.add_argument(
+        "--vgg", type=Path, help="camerasr_gan: VGG16 ImageNet weights (torchvision keys)"
+    )
     parser.add_argument(
         "--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}"
     )
@@ -458,8 +535,16 @@ def main() -> None:
         parser.error(f"--stages: unknown {', '.join(unknown)}; the stages: {', '.join(STAGES)}")
     if args.smoke:
         torch.cuda.is_available = lambda: False  # the smoke run is the CPU's, on any machine
+    if "camerasr_gan" in stages and not args.smoke and args.vgg is None:
+        parser.error("--vgg: the camerasr_gan stage needs VGG16's ImageNet weights")
     figures = run_check(
-        args.out, data=args.data, budget=args.budget, smoke=args.smoke, stages=stages
+        args.out,
+        data=args.data,
+        budget=args.budget,
+        smoke=args.smoke,
+        stages=stages,
+        init=args.init,
+        vgg=args.vgg,
     )
     failed = [name for name, stage in figures["stages"].items() if not stage.get("ok")]
     print(json.dumps(figures, indent=1, default=str))

@@ -1,8 +1,10 @@
-"""Turn a training checkpoint into a bundled zoo file: float16 rwsr safetensors with where it
-came from in its metadata, checked against the float32 weights on a real photo.
+"""Turn a training checkpoint (or a generator file) into a bundled zoo file: float16 rwsr
+safetensors with where it came from in its metadata, checked against the given weights on a
+real photo.
 
     python experiments/ship_model.py runs/camerasr_x1_cpu/best.pt \
         -o src/rwsr/weights/rwsr-edl-camerasr-x1.safetensors --photo PHOTO.png
+    python experiments/ship_model.py runs/camerasr_x1_u4_gan_gpu.fp16.safetensors ...
 
 Prints the SHA-256 to pin in rwsr.models.zoo and the float16-vs-float32 PSNR on the photo.
 """
@@ -31,8 +33,13 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, required=True, help="a real photo to compare on")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
-    state = load_checkpoint(args.checkpoint)
     loaded = load_model(args.checkpoint)
+    if args.checkpoint.suffix == ".safetensors":  # a generator file: its own account of itself
+        source = loaded.metadata.get("source", str(args.checkpoint))
+        state = {"perceptual_net": loaded.metadata.get("perceptual_net")}
+    else:
+        state = load_checkpoint(args.checkpoint)
+        source = f"{args.checkpoint} (rwsr train, iteration {state['iteration']})"
     commit = provenance.commit()
     best = state.get("best") or {}
     save_model(
@@ -41,11 +48,11 @@ def main() -> None:
         dtype=torch.float16,
         overwrite=args.overwrite,
         metadata={
-            "source": f"{args.checkpoint} (rwsr train, iteration {state['iteration']})",
+            "source": source,
             "shipped_at_commit": commit,
-            "perceptual_net": str(state.get("perceptual_net")),
             "validation": ", ".join(f"{k} {v:.4f}" for k, v in best.items() if k != "iteration"),
-        },
+        }
+        | ({"perceptual_net": str(net)} if (net := state.get("perceptual_net")) else {}),
     )
     photo = read_image(args.photo)
     exact = Upscaler(loaded.model, device="cpu", precision="fp32").upscale(photo)

@@ -43,16 +43,18 @@ def test_the_device_check_runs_every_stage_in_smoke_mode(tmp_path: Path) -> None
         "large_photo",
         "train_steps",
         "camerasr_finetune",
+        "camerasr_gan",
     ]
     assert all(stage["ok"] for stage in stages.values())
     assert stages["large_photo"]["output"] == "480x360"
     steps = stages["train_steps"]["rows"]
     assert steps and all(row["s_per_it"] > 0 and 0 <= row["data_wait_share"] < 1 for row in steps)
-    finetune = stages["camerasr_finetune"]
-    pieces = [out / name for name in finetune["weights_pieces"]]
-    assert all(piece.stat().st_size <= 15 * 2**20 for piece in pieces)
-    whole = b"".join(piece.read_bytes() for piece in pieces)
-    assert hashlib.sha256(whole).hexdigest() == finetune["weights_sha256"]
-    joined = tmp_path / "joined.safetensors"
-    joined.write_bytes(whole)
-    assert load_model(joined).config.arch == "rrdbnet"
+    for stage, arch in (("camerasr_finetune", "rrdbnet"), ("camerasr_gan", "rwsr-edl")):
+        record = stages[stage]
+        pieces = [out / name for name in record["weights_pieces"]]
+        assert all(piece.stat().st_size <= 15 * 2**20 for piece in pieces)
+        whole = b"".join(piece.read_bytes() for piece in pieces)
+        assert hashlib.sha256(whole).hexdigest() == record["weights_sha256"]
+        joined = tmp_path / f"{stage}.safetensors"
+        joined.write_bytes(whole)
+        assert load_model(joined).config.arch == arch

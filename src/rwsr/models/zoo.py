@@ -256,9 +256,10 @@ ZOO: tuple[ZooEntry, ...] = (
         name="rwsr-edl-camerasr-unshuffle4-x1",
         description=(
             "RWSR-EDL x1 trained by rwsr for phone photos at their own size: the x1"
-            " pixel-unshuffle-4 trunk started from Real-ESRGAN x4plus, an L1 phase and the"
-            " paper's GAN phase on City100 iPhone X 021-090 + BSD100; on the held-out pairs"
-            " 091-100 +0.33 / +0.63 dB PSNR over the LR photo (halves A / B), LPIPS 0.63x / 0.60x"
+            " pixel-unshuffle-4 trunk started from Real-ESRGAN x4plus, an L1 phase (CPU, City100"
+            " iPhone X 021-090 + BSD100) and the paper's GAN phase (one H200, City100 021-090);"
+            " on the held-out pairs 091-100 +0.45 / +0.61 dB PSNR over the LR photo (halves"
+            " A / B), LPIPS 0.50x / 0.49x"
         ),
         scale=1,
         architecture=(
@@ -277,13 +278,14 @@ ZOO: tuple[ZooEntry, ...] = (
         ),
         source="rwsr (configs/camerasr_x1_u4_l1.yaml, then camerasr_x1_u4_gan.yaml); see weights/NOTICE",
         made=(
-            "python experiments/reproduce.py camerasr-u4 -o results/camerasr_u4, then"
-            " python experiments/ship_model.py runs/camerasr_x1_u4_gan/checkpoints/iter_0000600.pt"
-            " -o src/rwsr/weights/rwsr-edl-camerasr-unshuffle4-x1.safetensors"
+            "rwsr train configs/camerasr_x1_u4_l1.yaml, then"
+            " python experiments/device_check.py --stages camerasr_gan on a GPU, then"
+            " python experiments/ship_model.py runs/camerasr_x1_u4_gan_gpu.fp16.safetensors"
+            " -o src/rwsr/weights/rwsr-edl-camerasr-unshuffle4-x1.safetensors (weights/NOTICE)"
         ),
         file="rwsr-edl-camerasr-unshuffle4-x1.safetensors",
-        sha256="f33409a9411910bbd286bb46e59947235062a3fb52068d6bef77fd8c1bf09b11",
-        size_bytes=33_584_228,
+        sha256="ff53623bd8df867294e5e10526de306b0d024fdcf08d78ba5d164e1d6b44e3e7",
+        size_bytes=33_584_140,
         flops_per_pixel=2_306_304,
         cpu_speed=None,
         bundled=True,
