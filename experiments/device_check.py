@@ -431,7 +431,9 @@ def recipe_stage(
     record["weights_pieces"] = []
     for index in range(math.ceil(len(whole) / PIECE_BYTES)):
         piece = f"{half.name}.part{index}"
-        write_bytes_atomic(check.out / piece, whole[index * PIECE_BYTES : (index + 1) * PIECE_BYTES])
+        write_bytes_atomic(
+            check.out / piece, whole[index * PIECE_BYTES : (index + 1) * PIECE_BYTES]
+        )
         record["weights_pieces"].append(piece)
 
 

@@ -66,7 +66,9 @@ def main() -> None:
     features = {k: v.half() for k, v in state.items() if k.startswith("features.")}
     torch.save(features, args.output / "vgg16_features.fp16.pth")
     for path in sorted(args.output.iterdir()):
-        size = sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
+        size = (
+            sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
+        )
         print(f"{path}: {size / 2**20:.1f} MiB")
 
 

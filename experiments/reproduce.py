@@ -15,8 +15,9 @@ time of each run, and the commit; OUT/curves/<preset>.png the training curves.
 A table with `halves` (camerasr-u4) has no row chosen on the pairs that score it: every
 checkpoint a run kept is scored per image, the one with the best mean PSNR on one half of the
 pairs is reported on the other half, both ways round (as split_selection.py does for one
-run); rows without a choice (the LR photo, zoo models, a preset's generator at step 0) are
-scored on both halves as they are. `--no-train` reports only runs that have finished.
+run); rows without a choice (the LR photo, zoo models or weights files, a preset's generator
+at step 0) are scored on both halves as they are. `--no-train` reports only runs that have
+finished.
 """
 
 from __future__ import annotations
@@ -36,15 +37,18 @@ import provenance  # experiments/provenance.py, beside this script
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 ALEXNET = SHARED / "models" / "imagenet" / "alexnet-owt-7be5be79.pth"
+# The two 2-block CameraSR models, retired from the zoo (tests/fixtures/README.md)
+RWSR_EDL_X1 = REPO / "tests" / "fixtures" / "models" / "rwsr-edl-camerasr-x1.safetensors"
+RRDB_L1_X1 = REPO / "tests" / "fixtures" / "models" / "rrdb-l1-camerasr-x1.safetensors"
 
 
 @dataclasses.dataclass(frozen=True)
 class Row:
     label: str  # as the paper names the row
-    preset: str | None  # configs/<preset>.yaml; None = the baseline (or `zoo`) of the evaluation
+    preset: str | None  # configs/<preset>.yaml; None = the baseline (or `model`) of the evaluation
     paper: tuple[float, float, float] | None  # PSNR, SSIM, LPIPS of the paper's table
     evaluate: bool = True  # False: a stage other rows start from, not a row of the table
-    zoo: str | None = None  # a zoo model scored as it is (preset None)
+    model: str | None = None  # a zoo name or a weights file scored as it is (preset None)
     step0: bool = False  # the preset's generator before its first step (its init_from)
 
 
@@ -96,8 +100,8 @@ TABLES = {
         halves=True,
         rows=(
             Row("LR (input, identity)", None, None),
-            Row("shipped before: rrdb-l1-camerasr-x1", None, None, zoo="rrdb-l1-camerasr-x1"),
-            Row("shipped before: rwsr-edl-camerasr-x1", None, None, zoo="rwsr-edl-camerasr-x1"),
+            Row("shipped before: rrdb-l1-camerasr-x1", None, None, model=str(RRDB_L1_X1)),
+            Row("shipped before: rwsr-edl-camerasr-x1", None, None, model=str(RWSR_EDL_X1)),
             Row("step 0: x4plus on the 4x4 box average", "camerasr_x1_u4_l1", None, step0=True),
             Row("L1 phase (L_pix only)", "camerasr_x1_u4_l1", None),
             Row("RWSR-EDL (dual + mask, Eq. 8)", "camerasr_x1_u4_gan", (26.284, 0.8226, 0.133)),
@@ -297,9 +301,10 @@ def halves_table(table: Table, out: Path, *, train_runs: bool, lpips_backbone: P
     arguments: list[str] = []
     for row in table.rows:
         if row.preset is None:
-            candidates[row.label] = [row.zoo or IdentityMethod.name]
-            if row.zoo:
-                arguments.append(f"--model={row.zoo}")
+            # rwsr evaluate labels a zoo model by its name, a file by its stem
+            candidates[row.label] = [Path(row.model).stem if row.model else IdentityMethod.name]
+            if row.model:
+                arguments.append(f"--model={row.model}")
             continue
         if row.step0:
             target = export_step0(row.preset, models_dir / f"{row.preset}@0.safetensors")

@@ -3,8 +3,9 @@ safetensors with where it came from in its metadata, checked against the given w
 real photo.
 
     python experiments/ship_model.py runs/camerasr_x1_cpu/best.pt \
-        -o src/rwsr/weights/rwsr-edl-camerasr-x1.safetensors --photo PHOTO.png
-    python experiments/ship_model.py runs/camerasr_x1_u4_gan_gpu.fp16.safetensors ...
+        -o src/rwsr/weights/NAME.safetensors --photo PHOTO.png
+    python experiments/ship_model.py runs/camerasr_x1_u4_gan_gpu.fp16.safetensors \
+        -o src/rwsr/weights/rwsr-edl-camerasr-unshuffle4-x1.safetensors --photo PHOTO.png
 
 Prints the SHA-256 to pin in rwsr.models.zoo and the float16-vs-float32 PSNR on the photo.
 """

@@ -1,10 +1,11 @@
 """Shared test fixtures: real images (repository crops, or ../shared), CLI output checks.
 
-Real data comes from tests/fixtures/ (small City100 crops, in every clone) unless a test needs
-the full sets or the ncnn models of ../shared (shared_data.py says where it is looked for;
-RWSR_SHARED=/nonexistent runs the suite as a fresh clone does). The fixtures that reach into
-../shared mark their tests `needs_shared` (`pytest -m needs_shared` lists them); such a test
-skips where ../shared is absent, and fails instead on CI (CI=true), which has it.
+Real data comes from tests/fixtures/ (small City100 crops, and two small trained models whose
+paths shared_data.py names; in every clone) unless a test needs the full sets or the ncnn
+models of ../shared (shared_data.py says where it is looked for; RWSR_SHARED=/nonexistent
+runs the suite as a fresh clone does). The fixtures that reach into ../shared mark their tests
+`needs_shared` (`pytest -m needs_shared` lists them); such a test skips where ../shared is
+absent, and fails instead on CI (CI=true), which has it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 CITY100_CROPS = FIXTURES / "city100"
+# Two small trained x1 CameraSR models, retired from the zoo (tests/fixtures/README.md):
+# pass str(path) where a zoo name would go.
+RWSR_EDL_X1 = FIXTURES / "models" / "rwsr-edl-camerasr-x1.safetensors"  # 2 RRDBs + EDL head
+RRDB_L1_X1 = FIXTURES / "models" / "rrdb-l1-camerasr-x1.safetensors"  # 2 RRDBs, L1-trained
 SHARED = Path(os.environ.get("RWSR_SHARED", REPO.parent / "shared"))
 
 

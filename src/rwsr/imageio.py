@@ -1,7 +1,8 @@
 """Reading and writing image files with clear per-file errors.
 
 Arrays are HxWxC in RGB(A) channel order with the file's own integer type (uint8 or uint16);
-`to_float` / `from_float` convert to the model contract (float32 in [0, 1]).
+`to_float` / `from_float` convert to the model contract (float32 in [0, 1]) by the conventions
+of rwsr.sample_types.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PIL import ExifTags, Image
 
 from rwsr.atomic import atomic_path
 from rwsr.errors import InputError
+from rwsr.sample_types import from_unit, to_unit
 
 # We report decoding failures ourselves, per file; OpenCV's own stderr lines would only confuse.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -195,14 +197,14 @@ def write_image(
 
 
 def to_float(image: np.ndarray) -> np.ndarray:
-    """uint8/uint16 -> float32 in [0, 1]."""
-    return image.astype(np.float32) / float(np.iinfo(image.dtype).max)
+    """uint8/uint16 -> float32 in [0, 1] (rwsr.sample_types.to_unit)."""
+    return to_unit(image, np.float32)
 
 
 def from_float(image: np.ndarray, dtype: type[np.integer] = np.uint8) -> np.ndarray:
-    """float in [0, 1] -> uint8/uint16, clipped and rounded to nearest."""
-    peak = float(np.iinfo(dtype).max)
-    return np.clip(np.rint(np.asarray(image, dtype=np.float64) * peak), 0, peak).astype(dtype)
+    """float in [0, 1] -> uint8/uint16, clipped and rounded to nearest in float64 (exact for
+    float32 input; rwsr.sample_types.from_unit)."""
+    return from_unit(np.asarray(image, dtype=np.float64), dtype)
 
 
 # --------------------------------------------------------------------------- with metadata

@@ -108,7 +108,7 @@ def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(
     bank_dir: Path, tmp_path: Path
 ) -> None:
     bank = open_bank(bank_dir)
-    dataset = make_dataset([flat_pair(tmp_path, 128)], hr_patch=64, bank=bank)
+    dataset = make_dataset([flat_pair(tmp_path, 128)], hr_patch=64, banks=bank)
     residuals = []
     for seed in range(20):
         sample = dataset[(0, seed)]
@@ -120,14 +120,26 @@ def test_noise_injection_adds_zero_mean_bank_noise_and_clamps(
     std = torch.stack(residuals).std().item() * 255
     assert 6.5 < std < 9.5  # the sigma 8 of the bank's source images
 
-    bright = make_dataset([flat_pair(tmp_path / "b", 254)], hr_patch=64, bank=bank)
+    bright = make_dataset([flat_pair(tmp_path / "b", 254)], hr_patch=64, banks=bank)
     assert bright[(0, 0)]["lr"].max() <= 1.0
 
     half = make_dataset(
-        [flat_pair(tmp_path / "h", 128)], hr_patch=64, noise_probability=0.5, bank=bank
+        [flat_pair(tmp_path / "h", 128)], hr_patch=64, noise_probability=0.5, banks=bank
     )
     noisy = sum(half[(0, seed)]["noise"] >= 0 for seed in range(200))
     assert 70 < noisy < 130
+
+
+def test_banks_takes_one_bank_or_one_entry_per_pair(bank_dir: Path, tmp_path: Path) -> None:
+    bank = open_bank(bank_dir)
+    pairs = [flat_pair(tmp_path / "a", 128), flat_pair(tmp_path / "b", 128)]
+    assert make_dataset(pairs, hr_patch=64, banks=bank).banks == [bank, bank]
+    mixed = make_dataset(pairs, hr_patch=64, banks=[None, bank])
+    assert all(mixed[(0, seed)]["noise"] == -1 for seed in range(10))
+    assert all(mixed[(1, seed)]["noise"] >= 0 for seed in range(10))
+    assert make_dataset(pairs, hr_patch=64).banks == [None, None]
+    with pytest.raises(ValueError, match=r"one bank entry per pair \(2\), got 1"):
+        make_dataset(pairs, hr_patch=64, banks=[bank])
 
 
 def test_configuration_errors_are_clear(bank_dir: Path, tmp_path: Path) -> None:
@@ -135,7 +147,7 @@ def test_configuration_errors_are_clear(bank_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match="bank patches are 32 px, smaller than the LR crop of 48 px"
     ):
-        make_dataset([pair], hr_patch=192, bank=open_bank(bank_dir))
+        make_dataset([pair], hr_patch=192, banks=open_bank(bank_dir))
     with pytest.raises(ConfigError, match="HR patch 30 is not a multiple of the scale 4"):
         make_dataset([pair], hr_patch=30)
     with pytest.raises(InputError, match="holds no pairs"):

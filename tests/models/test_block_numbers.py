@@ -13,7 +13,7 @@ import torch
 
 from rwsr.errors import CheckpointError
 from rwsr.models.checkpoint import load_model
-from rwsr.models.layouts import convert_to_native
+from rwsr.models.key_formats import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.shapes import count_indices
 
@@ -32,7 +32,7 @@ def _basicsr(index: int) -> dict[str, torch.Tensor]:
 
 
 def _old_esrgan(index: int) -> dict[str, torch.Tensor]:
-    """The same in the original ESRGAN layout (model.1.sub.N.RDBK.convJ.0)."""
+    """The same in the original ESRGAN key format (model.1.sub.N.RDBK.convJ.0)."""
     renamed = {
         re.sub(r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.", r"model.1.sub.\1.RDB\2.conv\3.0.", k): v
         for k, v in _basicsr(index).items()
@@ -62,7 +62,7 @@ def test_the_missing_block_is_found_without_a_range_of_the_largest_number() -> N
 
 @pytest.mark.parametrize("make", [_basicsr, _old_esrgan], ids=["basicsr", "esrgan-old"])
 @pytest.mark.parametrize("index", [HUGE, 10**20])
-def test_every_layout_refuses_a_crafted_block_number_naming_the_file(
+def test_every_key_format_refuses_a_crafted_block_number_naming_the_file(
     make: Callable[[int], dict[str, torch.Tensor]], index: int, tmp_path: Path
 ) -> None:
     path = tmp_path / "crafted.pth"

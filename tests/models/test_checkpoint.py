@@ -1,4 +1,4 @@
-"""Checkpoint round trips, every foreign layout, and bad files."""
+"""Checkpoint round trips, every foreign key format, and bad files."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from foreign_keys import official, old_esrgan  # tests/models/foreign_keys.py
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
@@ -26,46 +27,6 @@ def _output(model: torch.nn.Module) -> torch.Tensor:
         return model.eval()(IMAGE)
 
 
-def _rename(state: dict, rules: list[tuple[str, str]]) -> dict:
-    out = {}
-    for key, value in state.items():
-        for pattern, replacement in rules:
-            key = re.sub(pattern, replacement, key)
-        out[key] = value
-    return out
-
-
-def _official(state: dict) -> dict:
-    """rwsr names -> the authors' code (Real-SR) names."""
-    return _rename(
-        state,
-        [
-            (r"^rrdb\.", ""),
-            (r"^head\.", ""),
-            (r"^body\.(\d+)\.rdb(\d)\.", r"RRDB_trunk.\1.RDB\2."),
-            (r"^conv_body\.", "trunk_conv."),
-            (r"^conv_up(\d)\.", r"upconv\1."),
-            (r"^conv_hr\.", "HRconv."),
-        ],
-    )
-
-
-def _old_esrgan(state: dict, *, nb: int, stages: int) -> dict:
-    hr = 2 + 3 * stages
-    return _rename(
-        state,
-        [
-            (r"^conv_first\.", "model.0."),
-            (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.", r"model.1.sub.\1.RDB\2.conv\3.0."),
-            (r"^conv_body\.", f"model.1.sub.{nb}."),
-            (r"^conv_up1\.", "model.3."),
-            (r"^conv_up2\.", "model.6."),
-            (r"^conv_hr\.", f"model.{hr}."),
-            (r"^conv_last\.", f"model.{hr + 2}."),
-        ],
-    )
-
-
 def test_safetensors_round_trip_rebuilds_from_file_alone(tmp_path: Path) -> None:
     config = RWSREDLConfig(
         rrdb=RRDBNetConfig(nf=16, nb=2, gc=8, scale=2), head=EDLHeadConfig(nf=8, blocks=2)
@@ -78,7 +39,7 @@ def test_safetensors_round_trip_rebuilds_from_file_alone(tmp_path: Path) -> None
     save_model(model, path, metadata={"source": "test"})
     loaded = load_model(path)
     assert loaded.config == config
-    assert loaded.layout.startswith("rwsr safetensors")
+    assert loaded.key_format.startswith("rwsr safetensors")
     assert loaded.metadata["source"] == "test"
     assert loaded.report.complete
     torch.testing.assert_close(_output(loaded.model), _output(model), rtol=0, atol=0)
@@ -113,7 +74,7 @@ def test_basicsr_prefers_params_ema(tmp_path: Path) -> None:
     ema, raw = RRDBNet(TRUNK), RRDBNet(TRUNK)
     torch.save({"params": raw.state_dict(), "params_ema": ema.state_dict()}, tmp_path / "net_g.pth")
     loaded = load_model(tmp_path / "net_g.pth")
-    assert loaded.layout == "basicsr"
+    assert loaded.key_format == "basicsr"
     assert loaded.config == TRUNK
     torch.testing.assert_close(_output(loaded.model), _output(ema), rtol=0, atol=0)
 
@@ -135,12 +96,12 @@ def test_realesrgan_pixel_unshuffle_x2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("variant", ["official", "paper"])
-def test_official_code_layout_with_head(tmp_path: Path, variant: str) -> None:
+def test_official_code_key_format_with_head(tmp_path: Path, variant: str) -> None:
     config = RWSREDLConfig(rrdb=TRUNK, head=EDLHeadConfig(variant=variant, init="default"))
     model = RWSREDL(config)
-    torch.save(_official(model.state_dict()), tmp_path / "edl.pth")
+    torch.save(official(model.state_dict()), tmp_path / "edl.pth")
     loaded = load_model(tmp_path / "edl.pth")
-    assert loaded.layout == "official"
+    assert loaded.key_format == "official"
     assert loaded.config.head.variant == variant
     assert loaded.config.rrdb == TRUNK
     torch.testing.assert_close(_output(loaded.model), _output(model))
@@ -148,19 +109,19 @@ def test_official_code_layout_with_head(tmp_path: Path, variant: str) -> None:
 
 def test_realsr_plain_rrdb(tmp_path: Path) -> None:
     model = RRDBNet(TRUNK)
-    torch.save(_official(model.state_dict()), tmp_path / "realsr.pth")
+    torch.save(official(model.state_dict()), tmp_path / "realsr.pth")
     loaded = load_model(tmp_path / "realsr.pth")
-    assert loaded.layout == "official" and loaded.config == TRUNK
+    assert loaded.key_format == "official" and loaded.config == TRUNK
     torch.testing.assert_close(_output(loaded.model), _output(model))
 
 
 @pytest.mark.parametrize(("scale", "stages"), [(4, 2), (2, 1), (1, 0)])
-def test_old_esrgan_layout(tmp_path: Path, scale: int, stages: int) -> None:
+def test_old_esrgan_key_format(tmp_path: Path, scale: int, stages: int) -> None:
     config = RRDBNetConfig(nf=16, nb=3, gc=8, scale=scale)
     model = RRDBNet(config)
-    torch.save(_old_esrgan(model.state_dict(), nb=3, stages=stages), tmp_path / "old.pth")
+    torch.save(old_esrgan(model.state_dict(), nb=3, stages=stages), tmp_path / "old.pth")
     loaded = load_model(tmp_path / "old.pth")
-    assert loaded.layout == "esrgan-old"
+    assert loaded.key_format == "esrgan-old"
     assert loaded.config == config
     torch.testing.assert_close(_output(loaded.model), _output(model))
 
@@ -208,7 +169,7 @@ def test_wrong_shapes(tmp_path: Path) -> None:
         load_model(tmp_path / "shapes.pth")
 
 
-def test_unrecognised_layout(tmp_path: Path) -> None:
+def test_unrecognised_key_format(tmp_path: Path) -> None:
     torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match=r"other\.pth: not a recognised .*encoder\.weight"):
         load_model(tmp_path / "other.pth")
@@ -246,10 +207,10 @@ def test_truncated_and_empty_files(tmp_path: Path, suffix: str) -> None:
 
 def test_cli_info_on_files(tmp_path: Path) -> None:
     model = RRDBNet(TRUNK)
-    torch.save(_official(model.state_dict()), tmp_path / "realsr.pth")
+    torch.save(official(model.state_dict()), tmp_path / "realsr.pth")
     result = CliRunner().invoke(app, ["info", str(tmp_path / "realsr.pth")])
     assert result.exit_code == 0, result.output
-    assert "layout:" in result.output and "official" in result.output
+    assert "key format:" in result.output and "official" in result.output
     assert f"parameters: {sum(p.numel() for p in model.parameters()):,}" in " ".join(
         result.output.split()
     )
@@ -355,7 +316,7 @@ def test_the_authors_key_names_load_as_the_official_variant(tmp_path: Path) -> N
     state = {key: torch.full(shape, float(i + 1)) for i, (key, shape) in enumerate(shapes.items())}
     torch.save(state, tmp_path / "authors.pth")
     loaded = load_model(tmp_path / "authors.pth")
-    assert loaded.layout == "official"
+    assert loaded.key_format == "official"
     assert loaded.config.head.variant == "official"
     assert loaded.config.rrdb == RRDBNetConfig(nf=8, nb=1, gc=4, scale=4)
     values = sorted(float(t.flatten()[0]) for t in loaded.model.state_dict().values())

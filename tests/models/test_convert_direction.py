@@ -11,6 +11,7 @@ import onnxruntime
 import pytest
 import torch
 from ncnn_files import write_compact_ncnn  # tests/models/ncnn_files.py
+from shared_data import RRDB_L1_X1
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
@@ -21,6 +22,7 @@ from rwsr.models.ncnn import convert_ncnn
 from rwsr.models.zoo import load_generator
 
 SMALL_COMPACT = CompactConfig(nf=8, num_conv=2, scale=2)
+RRDB_L1 = str(RRDB_L1_X1)  # a small trained x1 RRDBNet (tests/fixtures/models)
 
 
 def _convert(*args: str) -> tuple[int, str]:
@@ -50,15 +52,15 @@ def test_an_ncnn_param_source_is_imported_with_the_bin_beside_it(
 
 def test_a_param_output_is_an_ncnn_export_named_for_upscayl(tmp_path: Path) -> None:
     out = tmp_path / "camerasr-x1.param"
-    code, output = _convert("rrdb-l1-camerasr-x1", "-o", str(out))
+    code, output = _convert(RRDB_L1, "-o", str(out))
     assert code == 0, output
     assert "camerasr-x1.bin (float16 weights), input 'data', output 'output'" in output
     assert "Upscayl" not in output  # the name says x1, as Upscayl reads it
     assert out.read_text().startswith("7767517\n")
     imported = convert_ncnn(out, out.with_suffix(".bin"))  # read back: the same RRDBNet
-    assert imported.config == load_generator("rrdb-l1-camerasr-x1").config
+    assert imported.config == load_generator(RRDB_L1).config
     # A name Upscayl would read as x4 gets a note.
-    code, output = _convert("rrdb-l1-camerasr-x1", "-o", str(tmp_path / "camerasr.param"))
+    code, output = _convert(RRDB_L1, "-o", str(tmp_path / "camerasr.param"))
     assert code == 0 and "would take x4: name it e.g. camerasr-x1.param" in output
 
 
@@ -83,9 +85,10 @@ def test_an_ncnn_source_exports_to_onnx_through_the_imported_network(
     ("source", "name", "message"),
     [
         ("x2.param", "again.param", "both are ncnn files; nothing to convert"),
-        ("rrdb-l1-camerasr-x1", "model.pth", "expected a .safetensors, .onnx or .param (ncnn)"),
-        ("rrdb-l1-camerasr-x1", "model.bin", "expected a .safetensors, .onnx or .param (ncnn)"),
+        (RRDB_L1, "model.pth", "expected a .safetensors, .onnx or .param (ncnn)"),
+        (RRDB_L1, "model.bin", "expected a .safetensors, .onnx or .param (ncnn)"),
     ],
+    ids=["param-to-param", "safetensors-to-pth", "safetensors-to-bin"],
 )
 def test_an_impossible_pair_is_refused_before_any_work(
     ncnn_pair: Path, tmp_path: Path, source: str, name: str, message: str
@@ -110,14 +113,14 @@ def test_an_option_that_does_not_apply_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, output = _convert("rrdb-l1-camerasr-x1", *args)
+    code, output = _convert(RRDB_L1, *args)
     assert code == 2 and message in output
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_existing_bin_is_kept_and_no_param_is_written(tmp_path: Path) -> None:
     (tmp_path / "model-x1.bin").write_bytes(b"keep me")
-    code, output = _convert("rrdb-l1-camerasr-x1", "-o", str(tmp_path / "model-x1.param"))
+    code, output = _convert(RRDB_L1, "-o", str(tmp_path / "model-x1.param"))
     assert code == 1 and "model-x1.bin: already exists; pass --overwrite" in output
     assert (tmp_path / "model-x1.bin").read_bytes() == b"keep me"
     assert not (tmp_path / "model-x1.param").exists()
@@ -138,7 +141,7 @@ def test_the_earlier_spellings_still_work_with_a_note(
 ) -> None:
     out = tmp_path / f"out{suffix}"
     sources = [str(ncnn_pair), str(ncnn_pair.with_suffix(".bin"))] if verb == "ncnn" else []
-    sources = sources or ["rrdb-l1-camerasr-x1"]
+    sources = sources or [RRDB_L1]
     code, output = _convert(verb, *sources, "-o", str(out))
     assert code == 0, output
     assert f"note: `rwsr convert {verb} ...` is now `rwsr convert " in output

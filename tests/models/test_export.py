@@ -1,5 +1,6 @@
 """`rwsr convert MODEL -o OUT.safetensors|OUT.onnx`: outputs checked here independently of the
-command's own check, on real City100 photos, with onnxruntime and a fresh load."""
+command's own check, on real City100 photos (the crops in tests/fixtures), with onnxruntime
+and a fresh load."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from shared_data import RRDB_L1_X1  # a small trained x1 RRDBNet
 from spandrel.architectures.SPAN import SPAN
 from spandrel.architectures.SwinIR import SwinIR
 from typer.testing import CliRunner
@@ -27,9 +29,9 @@ def _convert(*args: str) -> str:
     return result.output
 
 
-def _photo(city100: Path, name: str, height: int, width: int) -> torch.Tensor:
+def _photo(city100_crops: Path, name: str, height: int, width: int) -> torch.Tensor:
     """An odd-sized crop of a real iPhone photo as a 1x3xHxW float tensor in [0, 1]."""
-    bgr = cv2.imread(str(city100 / name))[200 : 200 + height, 300 : 300 + width]
+    bgr = cv2.imread(str(city100_crops / name))[:height, :width]
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
     return torch.from_numpy(rgb).permute(2, 0, 1)[None]
 
@@ -49,17 +51,17 @@ def _db(a: np.ndarray, b: np.ndarray) -> float:
     return psnr(a[0].transpose(1, 2, 0) * 255, b[0].transpose(1, 2, 0) * 255)
 
 
-def test_bundled_model_onnx_agrees_with_pytorch_on_real_photos(
-    city100: Path, tmp_path: Path
+def test_a_trained_model_onnx_agrees_with_pytorch_on_real_photos(
+    city100_crops: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "camerasr.onnx"
-    message = _convert("rrdb-l1-camerasr-x1", "-o", str(out))
+    message = _convert(str(RRDB_L1_X1), "-o", str(out))
     assert "opset 18, any height and width" in message
     # The exporter's NAME.data weights file went too: the graph holds them.
     assert [p.name for p in tmp_path.iterdir()] == ["camerasr.onnx"]
-    model = load_generator("rrdb-l1-camerasr-x1").model
-    for name, (height, width) in (("091L.PNG", (77, 131)), ("095L.PNG", (120, 53))):
-        x = _photo(city100, name, height, width)
+    model = load_generator(str(RRDB_L1_X1)).model
+    for name, (height, width) in (("021L.PNG", (77, 131)), ("033L.PNG", (120, 53))):
+        x = _photo(city100_crops, name, height, width)
         onnx_out = _onnx_output(out, x)
         assert onnx_out.shape == (1, 3, height, width)
         assert _db(onnx_out, _torch_output(model, x)) >= 50
@@ -68,7 +70,7 @@ def test_bundled_model_onnx_agrees_with_pytorch_on_real_photos(
     assert onnx.load(str(out)).opset_import[0].version == 18
 
 
-def test_spandrel_architecture_onnx_takes_any_size(city100: Path, tmp_path: Path) -> None:
+def test_spandrel_architecture_onnx_takes_any_size(city100_crops: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     swinir = SwinIR(
         upscale=2, img_size=16, window_size=8, embed_dim=12, depths=[1], num_heads=[2],
@@ -81,14 +83,14 @@ def test_spandrel_architecture_onnx_takes_any_size(city100: Path, tmp_path: Path
     model = load_model(source).model
     # Sizes that are and are not multiples of the 8 px window.
     for height, width in ((40, 64), (37, 59)):
-        x = _photo(city100, "092L.PNG", height, width)
+        x = _photo(city100_crops, "050L.PNG", height, width)
         onnx_out = _onnx_output(out, x)
         assert onnx_out.shape == (1, 3, 2 * height, 2 * width)
         assert _db(onnx_out, _torch_output(model, x)) >= 50
 
 
 def test_safetensors_conversion_of_a_spandrel_model_reloads_identically(
-    city100: Path, tmp_path: Path
+    city100_crops: Path, tmp_path: Path
 ) -> None:
     torch.manual_seed(0)
     source = tmp_path / "span.pth"
@@ -103,7 +105,7 @@ def test_safetensors_conversion_of_a_spandrel_model_reloads_identically(
     out = tmp_path / "span.safetensors"
     message = _convert(str(source), "-o", str(out), "--dtype", "float32")
     assert "reload identical" in message
-    x = _photo(city100, "093L.PNG", 41, 67)
+    x = _photo(city100_crops, "064L.PNG", 41, 67)
     original = _torch_output(load_model(source).model, x)
     converted = load_model(out)
     assert converted.config.architecture == "SPAN" and converted.dtype == torch.float32
@@ -111,14 +113,14 @@ def test_safetensors_conversion_of_a_spandrel_model_reloads_identically(
 
 
 def test_float16_safetensors_of_a_zoo_model_is_half_the_size_and_close(
-    city100: Path, tmp_path: Path
+    city100_crops: Path, tmp_path: Path
 ) -> None:
     fp32, fp16 = tmp_path / "fp32.safetensors", tmp_path / "fp16.safetensors"
-    _convert("rrdb-l1-camerasr-x1", "-o", str(fp32), "--dtype", "float32")
+    _convert(str(RRDB_L1_X1), "-o", str(fp32), "--dtype", "float32")
     _convert(str(fp32), "-o", str(fp16), "--dtype", "float16")
     assert load_model(fp16).dtype == torch.float16
     assert fp16.stat().st_size < 0.6 * fp32.stat().st_size
-    x = _photo(city100, "094L.PNG", 64, 64)
+    x = _photo(city100_crops, "091L.PNG", 64, 64)
     a, b = (_torch_output(load_model(p).model, x) for p in (fp32, fp16))
     assert _db(a, b) > 50
 
@@ -140,7 +142,7 @@ def test_an_earlier_spelling_with_another_suffix_is_an_error(
 ) -> None:
     """`rwsr convert onnx MODEL -o model.safetensors`: the verb and the file name disagree."""
     result = CliRunner().invoke(
-        app, ["convert", command, "rrdb-l1-camerasr-x1", "-o", str(tmp_path / name)]
+        app, ["convert", command, str(RRDB_L1_X1), "-o", str(tmp_path / name)]
     )
     assert result.exit_code == 1 and f"expected a .{command} file name" in result.output
     assert list(tmp_path.iterdir()) == []

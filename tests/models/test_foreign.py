@@ -110,7 +110,7 @@ def test_rwsr_safetensors_of_a_spandrel_model_reload_identically(
     save_model(loaded.model, saved)
     again = load_model(saved)
     assert again.config == loaded.config
-    assert again.layout.startswith("rwsr safetensors")
+    assert again.key_format.startswith("rwsr safetensors")
     image = cv2.imread(str(photo))
     first = Upscaler(loaded.model, precision="fp32").upscale(image)
     second = Upscaler(again.model, precision="fp32").upscale(image)

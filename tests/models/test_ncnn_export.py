@@ -12,6 +12,7 @@ import ncnn
 import numpy as np
 import pytest
 import torch
+from shared_data import RWSR_EDL_X1  # a small trained x1 RWSR-EDL
 from torch.nn import functional as F
 
 from rwsr.errors import ConfigError, RwsrError
@@ -116,9 +117,10 @@ def test_the_ncnn_runtime_runs_the_export_as_pytorch_does(
 
 
 def test_a_trained_rwsr_edl_runs_in_ncnn_as_in_pytorch(city100_crops: Path, tmp_path: Path) -> None:
-    """The bundled RWSR-EDL (trained paper head: softmax mask, two branches) on a real photo:
-    an image, not a random network's noise, and the same image from ncnn."""
-    model = load_generator("rwsr-edl-camerasr-x1").model.float().eval()
+    """A trained RWSR-EDL (2 RRDBs + the paper head: softmax mask, two branches; the retired
+    zoo model in tests/fixtures/models) on a real photo: an image, not a random network's
+    noise, and the same image from ncnn."""
+    model = load_generator(str(RWSR_EDL_X1)).model.float().eval()
     param = tmp_path / "rwsr-edl-camerasr-x1.param"
     export_ncnn(model, param, photo=check_photo(), overwrite=False, name="rwsr-edl-camerasr-x1")
     x = _photo(city100_crops, 57, 71)
@@ -132,7 +134,7 @@ def test_a_trained_rwsr_edl_runs_in_ncnn_as_in_pytorch(city100_crops: Path, tmp_
 def test_an_exported_rrdbnet_or_compact_imports_back_to_the_same_weights(
     architecture: str, tmp_path: Path
 ) -> None:
-    """The exported graphs have the layout of Real-ESRGAN's ncnn files, which rwsr imports."""
+    """The exported graphs have the structure of Real-ESRGAN's ncnn files, which rwsr imports."""
     torch.manual_seed(0)
     model = build_model(ARCHITECTURES[architecture]).eval()
     param = tmp_path / "model.param"
@@ -151,7 +153,7 @@ def test_a_model_the_graph_does_not_compute_is_refused_and_nothing_is_written(
 ) -> None:
     """The texture dial changes the forward, not the weights: the graph (the trained output)
     no longer matches it, and the proof says so."""
-    model = load_generator("rwsr-edl-camerasr-x1").model
+    model = load_generator(str(RWSR_EDL_X1)).model
     set_texture(model, 0.0)
     param = tmp_path / "dialled-x1.param"
     with pytest.raises(RwsrError, match=r"the ncnn runtime does not reproduce the model \(4"):

@@ -1,4 +1,4 @@
-"""The x1 pixel-unshuffle-4 RWSR-EDL layout: started from a x4 RRDB file, rebuilt from its own
+"""The x1 pixel-unshuffle-4 RWSR-EDL variant: started from a x4 RRDB file, rebuilt from its own
 file, and the texture dial of the EDL head (rwsr upscale --texture)."""
 
 from __future__ import annotations

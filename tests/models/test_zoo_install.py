@@ -171,4 +171,4 @@ def test_a_copied_entry_installs_offline(
     monkeypatch.setattr("rwsr.models.zoo.ZOO", (*ZOO, entry))
     path = install("tiny-copy", [source])
     assert path.read_bytes() == source.read_bytes()
-    assert load_generator("tiny-copy").layout == "compact"
+    assert load_generator("tiny-copy").key_format == "compact"

@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from rwsr.train import trainer
 from rwsr.train.config import load_config
+from rwsr.train.ddp import unwrap
 
 
 def main(job_path: str, out: str) -> None:
@@ -36,16 +37,13 @@ def main(job_path: str, out: str) -> None:
             if trainer.train_step(run, mine) is None:
                 raise RuntimeError(f"{name}: a step was skipped (non-finite losses)")
         saved = {
-            part: {
-                key: value.detach().clone()
-                for key, value in trainer.unwrap(model).named_parameters()
-            }
+            part: {key: value.detach().clone() for key, value in unwrap(model).named_parameters()}
             for part, model in (("generator", run.generator), ("discriminator", run.discriminator))
             if model is not None
         }
         saved["generator_grad"] = {  # the last step's, averaged over the ranks by DDP
             key: value.grad.clone()
-            for key, value in trainer.unwrap(run.generator).named_parameters()
+            for key, value in unwrap(run.generator).named_parameters()
             if value.grad is not None
         }
         torch.save(saved, Path(out) / f"{name}_rank{rank}.pt")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import RWSR_EDL_X1  # a small trained x1 RWSR-EDL
 from spandrel.architectures.SPAN import SPAN
 from typer.testing import CliRunner
 
@@ -219,10 +220,9 @@ def test_a_student_of_another_scale_is_refused(teacher: Path, photos: Path, tmp_
 
 
 def test_the_teacher_can_be_an_rwsr_edl_model(photos: Path, tmp_path: Path) -> None:
-    """The bundled x1 RWSR-EDL model as the teacher: the student is a compact x1."""
-    done = distill(
-        settings("rwsr-edl-camerasr-x1", photos, tmp_path / "run", iterations=1), progress=False
-    )
+    """A trained x1 RWSR-EDL model (tests/fixtures/models) as the teacher: the student is a
+    compact x1."""
+    done = distill(settings(RWSR_EDL_X1, photos, tmp_path / "run", iterations=1), progress=False)
     assert load_generator(str(done.model)).config == CompactConfig(scale=1)
     assert "x1, run in float32" in done.notice.read_text()
 
@@ -238,7 +238,7 @@ def test_a_spandrel_student_starts_from_its_file(
         progress=False,
     )
     student = load_generator(str(done.model))
-    assert student.config.architecture == "SPAN" and "spandrel" in student.layout
+    assert student.config.architecture == "SPAN" and "spandrel" in student.key_format
     assert f"Student: SPAN, started from {start}" in done.notice.read_text()
     trained = student.model.net.state_dict()
     initial = torch.load(start, weights_only=True)

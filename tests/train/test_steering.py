@@ -20,6 +20,7 @@ from rwsr.models.catalog import architecture_config, build_model
 from rwsr.models.checkpoint import save_model
 from rwsr.train import trainer
 from rwsr.train.config import OptimConfig, TrainConfig
+from rwsr.train.ddp import gradient_sync
 from rwsr.train.logs import RunLog, chosen_loggers
 from rwsr.train.state import load_checkpoint
 from rwsr.train.trainer import check_micro_batches, learning_rate, train
@@ -133,9 +134,9 @@ def test_ddp_syncs_only_the_last_micro_batch() -> None:
     try:
         model = DistributedDataParallel(torch.nn.Linear(2, 2))
         run = types.SimpleNamespace(generator=model, discriminator=None)
-        with trainer.gradient_sync(run, sync=False):
+        with gradient_sync(run, sync=False):
             assert not model.require_backward_grad_sync
-        with trainer.gradient_sync(run, sync=True):
+        with gradient_sync(run, sync=True):
             assert model.require_backward_grad_sync
     finally:
         dist.destroy_process_group()

@@ -441,7 +441,7 @@ def test_an_x3_checkpoint_reloads_as_x3_and_clean_photos_become_pairs(
     )
     run = train(config, progress=False)
     loaded = load_model(run / "checkpoints" / "iter_0000001.pt")
-    assert loaded.config.rrdb.scale == 3 and loaded.layout == "rwsr training checkpoint"
+    assert loaded.config.rrdb.scale == 3 and loaded.key_format == "rwsr training checkpoint"
     assert loaded.model(torch.rand(1, 3, 10, 12)).shape == (1, 3, 30, 36)
     assert json.loads((run / "data.json").read_text())[0]["pairs"] == 2
 

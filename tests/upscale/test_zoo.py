@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from shared_data import RRDB_L1_X1, RWSR_EDL_X1
 
 import rwsr
 from rwsr.errors import WeightsUnavailableError
-from rwsr.models.catalog import BUILTIN_ARCHITECTURES
+from rwsr.models.catalog import BUILTIN_ARCHITECTURES, generator_scale
 from rwsr.models.checkpoint import save_model
 from rwsr.models.edl import RWSREDL
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, ZOO, Download, load_generator, weights_path, zoo_entry
+
+CAMERASR = "rwsr-edl-camerasr-unshuffle4-x1"  # the shipped x1 CameraSR model
 
 
 def test_bundled_default_is_real_esrgan_x4plus_as_a_plain_rrdbnet() -> None:
@@ -149,15 +152,14 @@ def test_any_checkpoint_path_is_a_model(tmp_path: Path, tiny_model: torch.nn.Mod
     assert load_generator(str(tmp_path / "t.safetensors")).config == tiny_model.config
 
 
-@pytest.mark.parametrize("name", ["rrdb-l1-camerasr-x1", "rwsr-edl-camerasr-x1"])
-def test_the_camerasr_models_sharpen_their_selection_photo_through_the_cli(
-    name: str, city100: Path, tmp_path: Path
+def test_the_camerasr_model_sharpens_a_held_out_photo_through_the_cli(
+    city100: Path, tmp_path: Path
 ) -> None:
-    """rwsr's own CameraSR models on a full iPhone X photo held out from training but used to
-    select them (pair 091 of the validation pairs 091-100), so not an unseen test photo;
-    tiled: same size, structurally closer to the HR photo than the LR photo is (SSIM +0.0076
-    and +0.0068 measured); the L1 model also in PSNR (+0.24 dB; the EDL model trades PSNR
-    on this photo, -0.15 dB, for texture: +0.09 dB over all ten validation pairs)."""
+    """rwsr's shipped CameraSR model on a full iPhone X photo held out from training (pair 091
+    of the validation pairs 091-100; its weights are its run's last, chosen on nothing, but
+    shipping that run over an earlier one was decided on these pairs), tiled: same size, closer
+    to the HR photo than the LR photo is, structurally and in PSNR (SSIM 0.7610 against 0.7536,
+    +0.0074; PSNR 26.670 against 26.245 dB, +0.43 dB; measured on a 2-core CPU)."""
     from typer.testing import CliRunner
 
     from rwsr.cli.main import app
@@ -169,7 +171,7 @@ def test_the_camerasr_models_sharpen_their_selection_photo_through_the_cli(
         [
             "upscale",
             str(city100 / "091L.PNG"),
-            f"--model={name}",
+            f"--model={CAMERASR}",
             "--tile=256",
             f"--output={tmp_path}",
             "--quiet",
@@ -179,15 +181,14 @@ def test_the_camerasr_models_sharpen_their_selection_photo_through_the_cli(
     lr, hr = read_image(city100 / "091L.PNG"), read_image(city100 / "091H.PNG")
     sr = read_image(tmp_path / "091L_x1.png")
     assert sr.shape == lr.shape == (600, 840, 3)
-    assert ssim(sr, hr, crop_border=4) > ssim(lr, hr, crop_border=4) + 0.003
-    if name == "rrdb-l1-camerasr-x1":
-        assert psnr(sr, hr, crop_border=4) > psnr(lr, hr, crop_border=4) + 0.1
+    assert ssim(sr, hr, crop_border=4) > ssim(lr, hr, crop_border=4) + 0.005
+    assert psnr(sr, hr, crop_border=4) > psnr(lr, hr, crop_border=4) + 0.3
 
 
 def test_a_tampered_bundled_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entry = zoo_entry("rrdb-l1-camerasr-x1")
+    entry = zoo_entry(CAMERASR)
     copy = tmp_path / "weights" / entry.file
     copy.parent.mkdir(parents=True)
     data = bytearray(weights_path(entry).read_bytes())
@@ -195,7 +196,7 @@ def test_a_tampered_bundled_file_is_refused(
     copy.write_bytes(bytes(data))
     monkeypatch.setattr("rwsr.models.zoo.resources.files", lambda package: tmp_path)
     with pytest.raises(WeightsUnavailableError) as caught:
-        load_generator("rrdb-l1-camerasr-x1")
+        load_generator(CAMERASR)
     assert str(copy) in str(caught.value) and entry.sha256 in str(caught.value)
 
 
@@ -205,9 +206,27 @@ def test_bundled_files_match_their_pinned_hashes_and_notice() -> None:
         if entry.bundled:
             assert hashlib.sha256(weights_path(entry).read_bytes()).hexdigest() == entry.sha256
             assert entry.file in notice and entry.sha256 in notice
-    loaded = load_generator("rrdb-l1-camerasr-x1")
-    assert loaded.config.scale == 1 and loaded.dtype == torch.float16
-    assert "runs/camerasr_x1_cpu_psnr/best.pt" in loaded.metadata["source"]
+    loaded = load_generator(CAMERASR)
+    assert generator_scale(loaded.config) == 1 and loaded.dtype == torch.float16
+    assert loaded.metadata["source"] == (
+        "experiments/device_check.py camerasr_gan, 1800 it, batch 16, 128 px crops"
+    )
+
+
+def test_the_retired_camerasr_models_are_test_fixtures_with_their_provenance() -> None:
+    """rwsr-edl-camerasr-x1 and rrdb-l1-camerasr-x1 left the zoo for tests/fixtures/models,
+    whose README keeps their provenance and hashes."""
+    readme = (RWSR_EDL_X1.parent.parent / "README.md").read_text()
+    for path, network, source in (
+        (RWSR_EDL_X1, RWSREDL, "runs/camerasr_x1_cpu_ema/best.pt"),
+        (RRDB_L1_X1, RRDBNet, "runs/camerasr_x1_cpu_psnr/best.pt"),
+    ):
+        assert path.stem not in {entry.name for entry in ZOO}
+        assert f"`{path.name}`" in readme
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in readme
+        loaded = load_generator(str(path))
+        assert isinstance(loaded.model, network) and generator_scale(loaded.config) == 1
+        assert loaded.dtype == torch.float16 and source in loaded.metadata["source"]
 
 
 def test_info_tells_a_zoo_model_from_an_architecture() -> None:

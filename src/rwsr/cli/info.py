@@ -96,7 +96,7 @@ def info(
         model, config = loaded.model, loaded.config
         rows = {
             "file": target,
-            "layout": loaded.layout,
+            "key format": loaded.key_format,
             **describe(config),
             "dtype": str(loaded.dtype).removeprefix("torch."),
             "tensors": loaded.report.summary(),

@@ -1,4 +1,5 @@
-"""`rwsr ngdc --target DIR --aux DIR -o OUT`: noise-guided data collection (Algorithm 1)."""
+"""`rwsr ngdc --target DIR --aux DIR -o OUT`: noise-guided data collection (Algorithm 1), the
+options of `rwsr.data.ngdc.auxiliary.run_ngdc`."""
 
 from __future__ import annotations
 
@@ -104,11 +105,9 @@ def ngdc(
     OUT/HR and OUT/LR hold only the aux_* pairs. Both write OUT/bank and
     OUT/report.{json,md,png}. Rerun the same command to resume.
     """
-    from rwsr.data.ngdc.auxiliary import REAL_PAIR_MODE, NgdcConfig, run_ngdc
+    from rwsr.data.ngdc.auxiliary import NgdcConfig, run_ngdc
     from rwsr.data.pairs import PairsConfig
-    from rwsr.outputs import check_output_dir
 
-    check_output_dir(output, option="-o")
     # Only the options given are set, so that a real-pair target can tell them from defaults.
     pairs_options: dict[str, int] = {"x1_blur": x1_blur}
     if scale is not None:
@@ -142,25 +141,9 @@ def ngdc(
             export_png=export_png,
             progress=progress,
         )
-    for record in result.records:
-        if record.status == "failed":
-            typer.echo(f"error: {record.reason}", err=True)
-    for _, message in result.pairs.failed:
+    for message in result.errors:
         typer.echo(f"error: {message}", err=True)
-    counts = {
-        role: sum(1 for r in result.records if r.role == role and r.status == "kept")
-        for role in ("target", "aux")
-    }
-    total_aux = sum(1 for r in result.records if r.role == "aux")
     typer.echo(f"CATI: {result.cati.describe()}")
-    if result.mode == REAL_PAIR_MODE:
-        targets = f"{len(result.target_pairs)} target pairs used in place (CATI from their LR)"
-    else:
-        targets = f"{counts['target']} target"
-    typer.echo(
-        f"{output}: {targets} and {counts['aux']} of {total_aux} auxiliary images "
-        f"kept; {result.pairs.line()}; {result.bank_patches} bank patches"
-        + (" (resumed)" if result.resumed else "")
-    )
+    typer.echo(f"{output}: {result.line()}")
     if not result.ok:
         raise typer.Exit(1)

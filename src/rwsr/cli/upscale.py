@@ -25,9 +25,9 @@ def upscale(
     model: Annotated[
         str,
         typer.Option(
-            help="Zoo name (realesrgan-x4plus, impressionism-df2k-x4, rrdb-l1-camerasr-x1, ...;"
-            " `rwsr info` describes each) or a checkpoint file (rwsr, ESRGAN family, or any"
-            " architecture spandrel detects)."
+            help="Zoo name (realesrgan-x4plus, impressionism-df2k-x4,"
+            " rwsr-edl-camerasr-unshuffle4-x1, ...; `rwsr info` describes each) or a checkpoint"
+            " file (rwsr, ESRGAN family, or any architecture spandrel detects)."
         ),
     ] = DEFAULT_MODEL,
     scale: Annotated[
@@ -50,7 +50,8 @@ def upscale(
     tile_overlap: Annotated[
         int | None,
         typer.Option(
-            help="Input pixels shared by neighbouring tiles [default: 32, at most tile/4]."
+            help="Input pixels blended between neighbouring tiles, which also see the"
+            " model's context around them [default: 8, at most tile/4]."
         ),
     ] = None,
     texture: Annotated[

@@ -11,8 +11,8 @@ random state: any number of them, started once, give the same samples.
 
 Noise injection (paper Sec. III-E, as in Impressionism): with probability
 `noise_probability`, a random p x p crop of a random bank patch, minus its per-channel mean,
-is added to the LR crop, which is then clamped to [0, 1]. One bank serves every pair, or each
-pair has its own (`banks`; None = no noise for that pair), so a run can mix sources.
+is added to the LR crop, which is then clamped to [0, 1]. `banks` is one bank for every pair,
+or one entry per pair (None = no noise for that pair), so a run can mix sources.
 
 Clean photos (pairs with `lr` None, layout clean) are pairs by rwsr.data.pairs.make_pair's
 recipe: HR = the photo cut to a multiple of the scale (at x1: of `x1_blur`), LR = MATLAB
@@ -56,14 +56,15 @@ class PairDataset(Dataset[dict[str, object]]):
         noise_probability: float,
         x1_blur: int,
         images: DecodedImages | None = None,
-        bank: NoiseBank | None = None,
-        banks: Sequence[NoiseBank | None] | None = None,
+        banks: NoiseBank | Sequence[NoiseBank | None] | None = None,
     ) -> None:
-        """`images` holds every file of `pairs` (None: decoded at every read); `bank`
-        serves every pair, `banks` (one entry per pair) replaces it."""
+        """`images` holds every file of `pairs` (None: decoded at every read); `banks` is
+        the noise bank of every pair, or one entry per pair (None: no noise for that pair)."""
         if not pairs:
             raise InputError("the training set holds no pairs")
-        if banks is not None and len(banks) != len(pairs):
+        if banks is None or isinstance(banks, NoiseBank):
+            banks = [banks] * len(pairs)
+        if len(banks) != len(pairs):
             raise ValueError(f"Expected one bank entry per pair ({len(pairs)}), got {len(banks)}")
         scales = {pair.scale for pair in pairs}
         if len(scales) != 1:
@@ -73,7 +74,7 @@ class PairDataset(Dataset[dict[str, object]]):
             raise ConfigError(f"HR patch {hr_patch} is not a multiple of the scale {self.scale}")
         self.hr_patch, self.lr_patch = hr_patch, hr_patch // self.scale
         self.augment, self.noise_probability = augment, noise_probability
-        self.banks = list(banks) if banks is not None else [bank] * len(pairs)
+        self.banks = list(banks)
         for used in {id(b): b for b in self.banks if b is not None}.values():
             if used.patch < self.lr_patch:
                 raise ConfigError(

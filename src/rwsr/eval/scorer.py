@@ -1,7 +1,8 @@
 """The metrics of one SR image against its HR image, under one stated convention.
 
 `MetricSettings` is the convention (what every report prints); `Scorer` applies it, holding
-the LPIPS network so that it is loaded once per evaluation.
+the LPIPS network so that it is loaded once per evaluation. Training's validation
+(rwsr.train.validation) scores with the same Scorer, so its numbers are `rwsr evaluate`'s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rwsr.errors import ConfigError, InputError
 from rwsr.metrics.color import Channels
-from rwsr.metrics.lpips import NET_NAMES
+from rwsr.metrics.lpips import EVALUATE_OPTIONS, NET_NAMES
 
 Metric = Literal["psnr", "ssim", "lpips", "niqe"]
 METRICS: tuple[Metric, ...] = ("psnr", "ssim", "lpips", "niqe")
@@ -139,14 +140,21 @@ def parse_metrics(text: str) -> tuple[Metric, ...]:
 class Scorer:
     """Computes the configured metrics of SR images against HR images."""
 
-    def __init__(self, settings: MetricSettings) -> None:
+    def __init__(
+        self, settings: MetricSettings, *, lpips_options: tuple[str, str] = EVALUATE_OPTIONS
+    ) -> None:
+        """`lpips_options` name the caller's option for a local LPIPS backbone file and its
+        way to do without LPIPS (the offline error shows them)."""
         self.settings = settings
         self._lpips = None
         if "lpips" in settings.metrics:
             from rwsr.metrics.lpips import LPIPS
 
             self._lpips = LPIPS(
-                net=settings.lpips_net, backbone=settings.lpips_backbone, device=settings.device
+                net=settings.lpips_net,
+                backbone=settings.lpips_backbone,
+                device=settings.device,
+                options=lpips_options,
             )
 
     def score(self, sr: np.ndarray, hr: np.ndarray) -> dict[str, float]:

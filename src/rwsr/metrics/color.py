@@ -1,8 +1,9 @@
 """Colour conventions of the metrics: value scale, Y (BT.601, 16-235), MATLAB gray, border crop.
 
 Peers disagree on these and their numbers differ by up to 1-2 dB, so each step is explicit:
-- `to_float255`: uint8 as is, uint16 / 257, float [0, 1] * 255; float64. No rounding: images
-  read from files are already integers (uint8-rounded, as MATLAB sees them).
+- `to_float255` (rwsr.sample_types, beside the other conversions): uint8 as is, uint16 / 257,
+  float [0, 1] * 255; float64. No rounding: images read from files are already integers
+  (uint8-rounded, as MATLAB sees them).
 - `rgb_to_y`: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in 0-255, i.e.
   MATLAB's rgb2ycbcr (BT.601, studio range 16-235) and BasicSR's Y. Not rounded (BasicSR's
   PSNR/SSIM); `rgb_to_y_uint8` gives MATLAB's uint8 result where a metric needs it (NIQE).
@@ -17,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from rwsr.errors import InputError
+from rwsr.sample_types import to_float255
 
 Channels = Literal["rgb", "y"]
 CHANNELS: tuple[Channels, ...] = ("rgb", "y")
@@ -26,17 +28,6 @@ Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
 Y_OFFSET = 16.0
 # MATLAB rgb2gray: the first row of rgb2ntsc's inverse, as printed in its documentation.
 GRAY_WEIGHTS = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
-
-
-def to_float255(image: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 / float [0, 1] -> float64 on the 0-255 scale (same shape)."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float64)
-    if image.dtype == np.uint16:
-        return image.astype(np.float64) / 257.0  # 65535 -> 255 exactly
-    if image.dtype.kind == "f":
-        return image.astype(np.float64) * 255.0
-    raise InputError(f"unsupported sample type {image.dtype}; expected uint8, uint16 or float")
 
 
 def check_rgb(image: np.ndarray, *, what: str = "image") -> None:

@@ -32,7 +32,7 @@ BUILTIN_ARCHITECTURES: dict[str, ModelConfig] = {
     "rrdbnet-x3": RRDBNetConfig(scale=3),
     "rrdbnet-x2": RRDBNetConfig(scale=2),
     "rrdbnet-x1": RRDBNetConfig(scale=1),
-    # Real-ESRGAN's x2/x1 layouts: the trunk runs on the pixel-unshuffled image (1/4 or 1/16
+    # Real-ESRGAN's x2/x1 variants: the trunk runs on the pixel-unshuffled image (1/4 or 1/16
     # of the pixels), then up-samples by 4; every tensor but conv_first has a x4 RRDB's shape.
     "rrdbnet-x2-unshuffle2": RRDBNetConfig(scale=2, input_unshuffle=2),
     "rrdbnet-x1-unshuffle4": RRDBNetConfig(scale=1, input_unshuffle=4),
@@ -41,7 +41,7 @@ BUILTIN_ARCHITECTURES: dict[str, ModelConfig] = {
     "rwsr-edl-x2": RWSREDLConfig(rrdb=RRDBNetConfig(scale=2)),
     "rwsr-edl-x1": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1)),
     # x1 at 1/16 of the paper's trunk cost: the trunk on the 4x4-unshuffled photo, the head at
-    # full resolution (rwsr's CPU layout; the paper's x1 is rwsr-edl-x1).
+    # full resolution (rwsr's CPU variant; the paper's x1 is rwsr-edl-x1).
     "rwsr-edl-x1-unshuffle4": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1, input_unshuffle=4)),
     "rwsr-edl-official-x4": RWSREDLConfig(rrdb=RRDBNetConfig(scale=4), head=_OFFICIAL_HEAD),
     "rwsr-edl-official-x1": RWSREDLConfig(rrdb=RRDBNetConfig(scale=1), head=_OFFICIAL_HEAD),

@@ -1,9 +1,12 @@
-"""Reading and writing generator/discriminator weights: the files, and loading a model
-from one.
+"""Reading and writing generator/discriminator weights files, and loading a model from one.
+
+A weights file is any file of a model's tensors: rwsr safetensors, a foreign .pth, or a
+training checkpoint, read for its generator (the whole training state, optimisers and all,
+is rwsr.train.state's and rwsr.train.distill's to read).
 
 rwsr's own format is safetensors with the model config (JSON) in the file's metadata, so a
 file alone rebuilds the model. Foreign RRDB/EDL and Real-ESRGAN Compact checkpoints are
-renamed by rwsr.models.layouts and sized by rwsr.models.shapes; any other key set goes to
+renamed by rwsr.models.key_formats and sized by rwsr.models.shapes; any other key set goes to
 spandrel (rwsr.models.foreign), which knows the community architectures (SwinIR, HAT, DAT,
 SPAN, ...). DataParallel/DDP `module.` and torch.compile `_orig_mod.`
 prefixes are stripped here, and weights are found under `params_ema` (preferred), `params`
@@ -33,7 +36,7 @@ from rwsr.errors import CheckpointError, ConfigError
 from rwsr.models.catalog import ModelConfig, build_model, parse_model_config
 from rwsr.models.edl import RWSREDL
 from rwsr.models.foreign import SpandrelConfig, SpandrelGenerator, load_spandrel
-from rwsr.models.layouts import UnknownLayoutError, convert_to_native
+from rwsr.models.key_formats import UnknownKeyFormatError, convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, unshuffled_conv_first
 from rwsr.models.shapes import check_shapes, infer_config
 
@@ -82,7 +85,9 @@ class KeyReport:
 class LoadedModel:
     model: nn.Module
     config: ModelConfig
-    layout: str
+    # How the file names its tensors: rwsr's own ("rwsr safetensors v1", "rwsr training
+    # checkpoint"), a name of rwsr.models.key_formats.KEY_FORMATS, or "spandrel: ARCH".
+    key_format: str
     dtype: torch.dtype
     report: KeyReport
     metadata: dict[str, str]
@@ -145,8 +150,11 @@ def _make_header_canonical(path: Path) -> None:
 # --------------------------------------------------------------------------- reading
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Raw tensors and (safetensors) metadata of a file, with errors that name the file."""
+def read_weights_file(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Raw tensors and (safetensors) metadata of a weights file (any format; of a training
+    checkpoint, its generator's weights), with errors that name the file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file does not exist")
@@ -280,7 +288,7 @@ def widen_for_unshuffle(
     (rwsr.models.rrdbnet.unshuffled_conv_first), and a line saying so (None: nothing to do).
 
     This is how a trained x4 RRDB starts `rwsr-edl-x1-unshuffle4`: every other tensor of that
-    layout already has the x4 network's shape."""
+    variant already has the x4 network's shape."""
     trunk = model.rrdb if isinstance(model, RWSREDL) else model
     if not isinstance(trunk, RRDBNet) or trunk.config.input_unshuffle == 1:
         return dict(state), None
@@ -298,24 +306,24 @@ def widen_for_unshuffle(
 
 
 def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> LoadedModel:
-    """Rebuild a model from a checkpoint file alone (rwsr safetensors, a foreign RRDB layout,
+    """Rebuild a model from a checkpoint file alone (rwsr safetensors, a foreign RRDB key format,
     or any architecture spandrel detects)."""
-    state, metadata = read_checkpoint(path)
+    state, metadata = read_weights_file(path)
     if not state:
         raise CheckpointError(f"{path}: contains no tensors")
     dtype = next(iter(state.values())).dtype
     if metadata.get("format") == FORMAT_NAME:
         config = _stored_config(metadata, path)
-        layout = (
+        key_format = (
             f"rwsr safetensors v{metadata.get('format_version', '?')}"
             if Path(path).suffix.lower() == ".safetensors"
             else "rwsr training checkpoint"
         )
     else:
         try:
-            layout, state = convert_to_native(state, path)
+            key_format, state = convert_to_native(state, path)
             config = infer_config(state, scale=scale, path=path)
-        except UnknownLayoutError as unknown:
+        except UnknownKeyFormatError as unknown:
             return _load_foreign(state, path, scale, dtype, metadata, unknown)
         except (ValidationError, ValueError) as error:  # sizes out of bounds, gaps in blocks
             raise CheckpointError(f"{path}: cannot read the architecture ({error})") from None
@@ -330,7 +338,7 @@ def load_model(path: str | os.PathLike[str], *, scale: int | None = None) -> Loa
     return LoadedModel(
         model=model.eval(),
         config=config,
-        layout=layout,
+        key_format=key_format,
         dtype=dtype,
         report=report,
         metadata=metadata,
@@ -354,13 +362,23 @@ def _load_foreign(
     scale: int | None,
     dtype: torch.dtype,
     metadata: dict[str, str],
-    unknown: UnknownLayoutError | None,
+    unknown: UnknownKeyFormatError | None,
     *,
     expected: SpandrelConfig | None = None,
 ) -> LoadedModel:
     """A model spandrel detects; `unknown` is rwsr's own error, raised when spandrel finds
     nothing either; `expected` is the config an rwsr file recorded for it."""
-    model = load_spandrel(state, path)
+    try:
+        model = load_spandrel(state, path)
+    except CheckpointError:
+        if unknown is None:
+            raise
+        # A file near one of rwsr's key formats (a key missing) can look like a spandrel
+        # architecture that then fails to load: rwsr's account of what the file lacks is the
+        # one to give, not the state-dict error of spandrel's network.
+        raise CheckpointError(
+            f"{unknown} (spandrel detects an architecture in it too, but cannot load it)"
+        ) from None
     if model is None:
         if unknown is not None:
             raise CheckpointError(f"{unknown} (nor an architecture spandrel detects)") from None
@@ -380,11 +398,11 @@ def _load_foreign(
         raise CheckpointError(
             f"{path}: the weights are a x{found.scale} {found.architecture}, but x{scale} was requested"
         )
-    layout = "rwsr safetensors (spandrel architecture)" if expected else "spandrel"
+    key_format = "rwsr safetensors (spandrel architecture)" if expected else "spandrel"
     return LoadedModel(
         model=model,
         config=found,
-        layout=f"{layout}: {found.architecture}",
+        key_format=f"{key_format}: {found.architecture}",
         dtype=dtype,
         report=KeyReport(loaded=tuple(sorted(state)), missing=(), unexpected=()),
         metadata=metadata,

@@ -49,7 +49,7 @@ class CompactConfig(BaseModel):
 
 
 class SRVGGNetCompact(nn.Module):
-    """The compact generator; see the module docstring for the layout and contract."""
+    """The compact generator; see the module docstring for the structure and contract."""
 
     def __init__(self, config: CompactConfig | None = None) -> None:
         super().__init__()

@@ -20,8 +20,8 @@ output and T = 0 the fidelity branch's refined image I_R^y alone. Official head,
 I_SR(T) = T * out1 + (1 - T) * (tail_conv2(mask * branch2(I_G)) - bias) + out2. One network
 thus gives a perception-distortion dial. T = 1 runs exactly the plain forward. Scaling the
 texture term alone (I_SR = term_y + T * term_x) would not do: M_beta * I_R^y is no image by
-itself (on City100 091 with rwsr-edl-camerasr-x1, mean 73 against HR's 110, 13 dB), while
-I_R^y is (26.15 dB, above the fused output's 26.09).
+itself (on City100 091 with the retired 2-block rwsr-edl-camerasr-x1, tests/fixtures/models:
+mean 73 against HR's 110, 13 dB), while I_R^y is (26.15 dB, above the fused output's 26.09).
 
 Identity initialisation (default): the head starts as the identity map, I_SR = I_G, so a
 pretrained RRDB wrapped in the head produces the same image at step 0 and fine-tuning starts

@@ -43,7 +43,6 @@ from torch.nn import functional as F
 
 from rwsr.atomic import atomic_path
 from rwsr.errors import ConfigError, InputError, RwsrError
-from rwsr.metrics.psnr_ssim import psnr
 from rwsr.models.catalog import describe, generator_scale
 from rwsr.models.checkpoint import (
     check_finite_weights,
@@ -103,11 +102,15 @@ def _crop(photo: np.ndarray, height: int, width: int) -> torch.Tensor:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR (rwsr.metrics, RGB, no crop) of two 1x3xHxW outputs, both clipped to [0, 1]; inf
-    when identical, -inf when either holds NaN/Inf (NaN equal to NaN is no agreement)."""
+    """Agreement of two 1x3xHxW outputs in dB: PSNR with peak 1 over all pixels and channels
+    of both clipped to [0, 1], in float64 (rwsr.metrics' RGB PSNR without a crop, which
+    models/ does not import: a check of an export is no image-quality metric). inf when
+    identical, -inf when either holds NaN/Inf (NaN equal to NaN is no agreement)."""
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         return -math.inf
-    return float(psnr(*(np.clip(out[0].transpose(1, 2, 0), 0, 1) for out in (a, b))))
+    a, b = (np.clip(out.astype(np.float64), 0, 1) for out in (a, b))
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(1 / np.mean((a - b) ** 2)))
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> np.ndarray:

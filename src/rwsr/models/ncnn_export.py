@@ -14,7 +14,7 @@ with rwsr.models.ncnn. Convolution weights are fp16 by default (tag 0x01306B47, 
 are); biases and PReLU slopes fp32. A blob read by several layers goes through a Split, as
 ncnn requires.
 
-Pixel-unshuffle models (Real-ESRGAN's x2/x1 layout) must take any size, as those programs
+Pixel-unshuffle models (Real-ESRGAN's x2/x1 variants) must take any size, as those programs
 cut tiles of any size: the graph mirrors r - 1 pixels onto the bottom and right (Padding,
 reflect), Reorg (ncnn's pixel unshuffle) drops what fills no block, and the output is cropped
 to scale x the input size. At multiples of r that is the network itself; elsewhere the
@@ -142,7 +142,7 @@ def _dense_block(graph: _Graph, x: str, block: ResidualDenseBlock) -> str:
 
 
 def _rrdbnet(graph: _Graph, image: str, model: RRDBNet) -> str:
-    """RRDBNet on `image` (already pixel-unshuffled for the unshuffle layout)."""
+    """RRDBNet on `image` (already pixel-unshuffled for the unshuffle variants)."""
     feat = graph.conv(image, model.conv_first)
     body = feat
     for rrdb in model.body:

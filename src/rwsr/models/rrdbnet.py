@@ -2,7 +2,7 @@
 
 conv_first -> nb RRDBs (3 residual dense blocks of 5 convs each, growth gc, LeakyReLU 0.2,
 residual scale 0.2) -> conv_body + long skip -> nearest up-sampling stages (conv + LReLU each)
--> conv_hr + LReLU -> conv_last. Parameter names follow BasicSR, the most common layout.
+-> conv_hr + LReLU -> conv_last. Parameter names follow BasicSR, the most common key format.
 
 Scale 1 (CameraSR) has no up-sampling layers; scale 3 uses one nearest x3 stage.
 `input_unshuffle` > 1 reproduces Real-ESRGAN's x2/x1 models, which pixel-unshuffle the
@@ -60,7 +60,7 @@ def unshuffled_conv_first(weight: torch.Tensor, factor: int) -> torch.Tensor:
     Each of a pixel's factor**2 unshuffled copies gets 1/factor**2 of the RGB kernel (channel
     c*factor**2 + k of F.pixel_unshuffle comes from colour c), so the widened network computes
     exactly what the plain one computes on the factor x factor box average of the image: a
-    trained x4 RRDB starts the x1 pixel-unshuffle-4 layout as x4(box4(photo)).
+    trained x4 RRDB starts the x1 pixel-unshuffle-4 variant as x4(box4(photo)).
     """
     return weight.repeat_interleave(factor**2, dim=1) / factor**2
 
@@ -111,7 +111,7 @@ class RRDB(nn.Module):
 
 
 class RRDBNet(nn.Module):
-    """The RRDB generator; see the module docstring for the layout and contract."""
+    """The RRDB generator; see the module docstring for the structure and contract."""
 
     def __init__(self, config: RRDBNetConfig | None = None) -> None:
         super().__init__()

@@ -226,33 +226,6 @@ ZOO: tuple[ZooEntry, ...] = (
         build="ncnn",
     ),
     ZooEntry(
-        name="rwsr-edl-camerasr-x1",
-        description=(
-            "RWSR-EDL x1 trained by rwsr (CameraSR at CPU scale, EMA of G): City100 iPhone X"
-            " pairs 021-090 + BSD100 photos; beats the LR photo on PSNR, SSIM and LPIPS on"
-            " the held-out pairs 091-100"
-        ),
-        scale=1,
-        architecture=(
-            "RWSR-EDL x1: RRDBNet trunk (2 RRDBs, 32 features, growth 16) + the paper's"
-            " exclusionary dual-learning head (2 branches, learned mask), float16"
-        ),
-        licence="Apache-2.0 (weights made by rwsr); data: City100 (MIT), BSD100 (research use)",
-        licence_files=("weights/LICENSE-Apache-2.0", "assets/LICENSE-city100"),
-        source="rwsr (configs/camerasr_x1_cpu_ema.yaml); see weights/NOTICE",
-        made=(
-            "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
-            " python experiments/ship_model.py runs/camerasr_x1_cpu_ema/best.pt"
-            " -o src/rwsr/weights/rwsr-edl-camerasr-x1.safetensors"
-        ),
-        file="rwsr-edl-camerasr-x1.safetensors",
-        sha256="43c49aa748282b39dae5e9919864fe76c3ae244ef66faec737c1fe9d8ed10b4b",
-        size_bytes=834_076,
-        flops_per_pixel=821_376,
-        cpu_speed=None,
-        bundled=True,
-    ),
-    ZooEntry(
         name="rwsr-edl-camerasr-unshuffle4-x1",
         description=(
             "RWSR-EDL x1 trained by rwsr for phone photos at their own size: the x1"
@@ -287,29 +260,6 @@ ZOO: tuple[ZooEntry, ...] = (
         sha256="ff53623bd8df867294e5e10526de306b0d024fdcf08d78ba5d164e1d6b44e3e7",
         size_bytes=33_584_140,
         flops_per_pixel=2_306_304,
-        cpu_speed=None,
-        bundled=True,
-    ),
-    ZooEntry(
-        name="rrdb-l1-camerasr-x1",
-        description=(
-            "RRDBNet x1 trained by rwsr with L1 on City100 iPhone X pairs 021-090 + BSD100"
-            " photos: sharpens and cleans phone photos at their own size"
-        ),
-        scale=1,
-        architecture="RRDBNet x1 (2 RRDBs, 32 features, growth 16), float16",
-        licence="Apache-2.0 (weights made by rwsr); data: City100 (MIT), BSD100 (research use)",
-        licence_files=("weights/LICENSE-Apache-2.0", "assets/LICENSE-city100"),
-        source="rwsr (configs/camerasr_x1_cpu_psnr.yaml); see weights/NOTICE",
-        made=(
-            "python experiments/reproduce.py camerasr-cpu -o results/camerasr_cpu, then"
-            " python experiments/ship_model.py runs/camerasr_x1_cpu_psnr/best.pt"
-            " -o src/rwsr/weights/rrdb-l1-camerasr-x1.safetensors"
-        ),
-        file="rrdb-l1-camerasr-x1.safetensors",
-        sha256="a2ec650e2e4ff01d1cc7f5f074f644138edaf6cbe7fee568a342ff3374283c8f",
-        size_bytes=766_886,
-        flops_per_pixel=759_168,
         cpu_speed=None,
         bundled=True,
     ),

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from rwsr.models.catalog import describe
 from rwsr.models.edl import RWSREDLConfig
 from rwsr.outputs import check_output_dir
 from rwsr.train.config import TrainConfig
+from rwsr.train.ddp import close_distributed, unwrap
 from rwsr.train.logs import chosen_loggers
 from rwsr.train.state import latest_checkpoint
 from rwsr.train.trainer import (
@@ -28,7 +28,6 @@ from rwsr.train.trainer import (
     perceptual_description,
     set_learning_rates,
     train_step,
-    unwrap,
 )
 
 PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
@@ -55,9 +54,7 @@ def dry_run(
     run = open_run(config, resume=resume)
     start = run.iteration
     seconds_per_step = time_steps(run, warmup_steps=warmup_steps, timed_steps=timed_steps)
-    if run.ddp.world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+    close_distributed(run.ddp)
     if not run.ddp.main:
         return None
     return "\n".join(

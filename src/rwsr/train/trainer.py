@@ -8,14 +8,8 @@ first and the validation after it (a validation that fails never costs the itera
 checkpoint). `check_health` runs before anything is saved: a run whose every step was
 skipped, or whose weights are no longer finite, stops with an error instead of writing them.
 
-Multi-GPU and multi-node: start with torchrun; `init_distributed` and `wrap_ddp` are the one
-DDP block, keyed on its environment (RANK, WORLD_SIZE, LOCAL_RANK); gloo on the CPU, NCCL on
-GPUs. `data.batch_size` is the global batch: each process steps on its equal share.
-
-Exact resume: the data order of epoch e is a function of (seed, e, rank) alone
-(rwsr.train.data), the learning rate of a step a function of its iteration (`learning_rate`),
-and the RNG, optimiser, scaler and EMA states are restored, so N + M iterations equal N,
-kill, resume, M.
+Multi-GPU and multi-node (torchrun) is rwsr.train.ddp; which checkpoint a run resumes from,
+and what it restores, is rwsr.train.resume.
 """
 
 from __future__ import annotations
@@ -23,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -31,9 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
@@ -44,24 +35,36 @@ from rwsr.models.catalog import architecture_config, build_model, generator_scal
 from rwsr.models.checkpoint import (
     load_weights_into,
     non_finite_tensors,
-    read_checkpoint,
+    read_weights_file,
     save_model,
     widen_for_unshuffle,
 )
 from rwsr.models.edl import RWSREDL, RWSREDLConfig
-from rwsr.models.layouts import convert_to_native
+from rwsr.models.key_formats import convert_to_native
 from rwsr.models.rrdbnet import RRDBNet, RRDBNetConfig
 from rwsr.models.vgg import PERCEPTUAL_NETS, VGGFeatureExtractor
 from rwsr.train.config import OptimConfig, SpeedConfig, TrainConfig
 from rwsr.train.data import TrainingData, build_training_data
+from rwsr.train.ddp import (
+    Distributed,
+    broadcast_from_main,
+    close_distributed,
+    gather_from_all,
+    gradient_sync,
+    init_distributed,
+    process_device,
+    true_on_every_rank,
+    unwrap,
+    wrap_ddp,
+)
 from rwsr.train.logs import RunLog, chosen_loggers, plot_curves, read_log
 from rwsr.train.losses import PerceptualLoss, discriminator_loss, generator_losses
 from rwsr.train.progress import record_validation
+from rwsr.train.resume import checkpoint_to_resume, record_if_best, restore
 from rwsr.train.state import (
     checkpoint_path,
     latest_checkpoint,
     load_checkpoint,
-    restore_rng_state,
     rng_state,
     save_checkpoint,
 )
@@ -70,53 +73,6 @@ from rwsr.train.validation import Validator
 
 class TrainingError(RwsrError):
     """Training cannot go on (e.g. losses keep coming out NaN)."""
-
-
-# ----------------------------------------------------------------------------- distributed
-
-
-@dataclasses.dataclass(frozen=True)
-class Distributed:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device_type: str) -> Distributed:
-    """DDP when started by torchrun with more than one process, else a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Distributed()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
-    return Distributed(
-        dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
-    )
-
-
-def wrap_ddp(run: Run) -> None:
-    """Wrap G and D for DDP (a no-op for one process)."""
-    if run.ddp.world <= 1:
-        return
-    ids = [run.device.index] if run.device.type == "cuda" else None
-    loss = run.config.loss
-    # A branch that no loss reaches (e.g. pixel loss only, routed) gets no gradient.
-    branch_x_used = loss.adv > 0 or loss.per > 0
-    branch_y_used = loss.pix > 0 or loss.per > 0
-    unused = loss.routing != "weighted-sum" and not (branch_x_used and branch_y_used)
-    run.generator = DistributedDataParallel(
-        run.generator, device_ids=ids, find_unused_parameters=unused
-    )
-    if run.discriminator is not None:
-        run.discriminator = DistributedDataParallel(run.discriminator, device_ids=ids)
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -175,8 +131,8 @@ def build_generator(config: TrainConfig, say: Callable[[str], None]) -> nn.Modul
             raise ConfigError(f"model.rrdb: {config.model.generator} is not a generator")
     generator = build_model(arch)
     if config.model.init_from is not None:
-        state, _ = read_checkpoint(config.model.init_from)
-        layout, native = convert_to_native(state, config.model.init_from)
+        state, _ = read_weights_file(config.model.init_from)
+        key_format, native = convert_to_native(state, config.model.init_from)
         native, widened = widen_for_unshuffle(generator, native)
         report = load_weights_into(generator, native, strict=False, path=config.model.init_from)
         if not report.loaded:
@@ -184,7 +140,7 @@ def build_generator(config: TrainConfig, say: Callable[[str], None]) -> nn.Modul
                 f"model.init_from: {config.model.init_from} shares no weights with"
                 f" {config.model.generator}"
             )
-        say(f"G initialised from {config.model.init_from} ({layout}): {report.summary()}")
+        say(f"G initialised from {config.model.init_from} ({key_format}): {report.summary()}")
         if widened:
             say(f"model.init_from: {widened}")
     trunk = generator.rrdb if isinstance(generator, RWSREDL) else generator
@@ -201,7 +157,7 @@ def discriminator_weights(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     try:
         checkpoint = load_checkpoint(path)
     except CheckpointError:  # not a training checkpoint: read it as a file of weights
-        return read_checkpoint(path)[0], "D weights"
+        return read_weights_file(path)[0], "D weights"
     if checkpoint.get("discriminator") is None:
         raise ConfigError(
             f"model.init_discriminator_from: {path} is a checkpoint of a run without D (loss.adv 0)"
@@ -268,9 +224,7 @@ def setup(config: TrainConfig) -> Run:
     """Open and check everything the run will need, before its first step."""
     device = resolve_device(config.device)
     ddp = init_distributed(device.type)
-    if ddp.world > 1 and device.type == "cuda":
-        device = torch.device("cuda", ddp.local_rank)
-        torch.cuda.set_device(device)
+    device = process_device(ddp, device)
     say = (
         (lambda message: tqdm.write(message, file=sys.stderr))
         if ddp.main
@@ -363,10 +317,6 @@ def _state_or_none(item: Any) -> dict[str, Any] | None:
 
 def training_state(run: Run) -> dict[str, Any]:
     """One plain dict with everything `--resume` needs; every rank must call it (RNG gather)."""
-    all_rng = [rng_state()]
-    if run.ddp.world > 1:
-        all_rng = [None] * run.ddp.world
-        dist.all_gather_object(all_rng, rng_state())
     return {
         "iteration": run.iteration,
         "config": run.config.model_dump_json(),
@@ -379,79 +329,9 @@ def training_state(run: Run) -> dict[str, Any]:
         "opt_g": run.opt_g.state_dict(),
         "opt_d": _state_or_none(run.opt_d),
         "scaler": run.scaler.state_dict(),
-        "rng": all_rng,
+        "rng": gather_from_all(rng_state(), run.ddp),
         "best": run.best,
     }
-
-
-# What a resumed run may change: how long it runs, how it logs and validates, where it runs.
-RESUMABLE_CHANGES = frozenset(
-    {
-        "name",
-        "optim.iterations",
-        "log_every",
-        "log_tensorboard",
-        "log_wandb",
-        "log_wandb_project",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "max_bad_steps",
-        "device",
-        "output_dir",
-        "data.workers",
-        "data.cache",
-        "data.cache_dir",
-        "data.cache_memory_mb",
-        "data.preload",  # data.cache's former name, in checkpoints written before it
-    }
-)
-
-
-def _flat(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def restore(run: Run, path: Path) -> None:
-    """Restore every state of `run` from the training checkpoint at `path`. A checkpoint of
-    another recipe (architecture, losses, data, schedule) is refused: resuming it would train
-    something that no config describes."""
-    state = load_checkpoint(path)
-    stored = _flat(json.loads(state["config"]))
-    current = _flat(json.loads(run.config.model_dump_json()))
-    changed = sorted(
-        key
-        for key in stored.keys() | current.keys()
-        if stored.get(key) != current.get(key)
-        and key not in RESUMABLE_CHANGES
-        and not key.startswith("validation.")
-    )
-    if changed:
-        listed = ", ".join(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}" for k in changed[:6])
-        raise ConfigError(
-            f"{path}: was trained with other settings ({listed}"
-            + (f", and {len(changed) - 6} more" if len(changed) > 6 else "")
-            + "); resume with the run's own config, or start a new run (another name) with"
-            " model.init_from to reuse its weights"
-        )
-    unwrap(run.generator).load_state_dict(state["generator"])
-    run.opt_g.load_state_dict(state["opt_g"])  # learning rates follow the iteration
-    if run.discriminator is not None:
-        unwrap(run.discriminator).load_state_dict(state["discriminator"])
-        run.opt_d.load_state_dict(state["opt_d"])
-    if run.ema is not None:
-        run.ema.module.load_state_dict(state["generator_ema"])
-        run.ema.n_averaged.fill_(state["ema_updates"])
-    run.scaler.load_state_dict(state["scaler"])
-    rank = run.ddp.rank
-    restore_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
-    run.iteration, run.best = state["iteration"], state.get("best")
-    run.say(f"resumed from {path} at iteration {run.iteration}")
 
 
 def _last_good(run: Run) -> str:
@@ -507,7 +387,7 @@ def save(run: Run) -> None:
 def validate(run: Run, log: RunLog | None) -> None:
     """Score the inference model; a new best is written to best.pt, then the crops, curves
     and page a researcher watches (rwsr.train.progress)."""
-    better = [False]
+    better = False
     validation = None
     if run.validator is not None:
         validation = run.validator(run.inference_model())
@@ -517,16 +397,8 @@ def validate(run: Run, log: RunLog | None) -> None:
             f"validation at {run.iteration}: "
             + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
         )
-        key = run.config.validation.best_metric
-        best = run.best
-        better = [
-            best is None or (scores[key] > best[key] if key == "psnr" else scores[key] < best[key])
-        ]
-        if better[0]:
-            run.best = {**scores, "iteration": run.iteration}
-    if run.ddp.world > 1:  # every rank must join the RNG gather in training_state
-        dist.broadcast_object_list(better, src=0)
-    if better[0]:
+        better = record_if_best(run, scores)
+    if broadcast_from_main(better, run.ddp):  # every rank must join training_state's gather
         state = training_state(run)
         if run.ddp.main:
             save_checkpoint(state, run.run_dir / "best.pt")
@@ -595,16 +467,6 @@ def train_step(run: Run, batch: dict[str, Any]) -> dict[str, torch.Tensor] | Non
     return values
 
 
-def gradient_sync(run: Run, sync: bool) -> contextlib.AbstractContextManager[Any]:
-    """DDP all-reduces the gradients in a backward whose forward ran outside `no_sync`: of
-    a step's micro-batches only the last is synced, the others add up on each rank."""
-    stack = contextlib.ExitStack()
-    for model in (run.generator, run.discriminator):
-        if not sync and isinstance(model, DistributedDataParallel):
-            stack.enter_context(model.no_sync())
-    return stack
-
-
 def clip_gradients(run: Run, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
     """`optim.grad_clip` on the optimiser's global gradient norm, measured on the true
     gradients (fp16's GradScaler unscales them first; its step then does not again); the
@@ -652,9 +514,8 @@ def accumulate_gradients(
             d_loss = discriminator_loss(discriminator, sr, hr_image)
     checked = [losses["total"]] + ([d_loss] if d_loss is not None else [])
     finite = torch.isfinite(torch.stack([loss.detach().float() for loss in checked])).all()
-    finite = finite.float()
-    if run.ddp.world > 1:  # every rank skips together, or the gradient all-reduce would hang
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    # every rank skips together, or the gradient all-reduce would hang
+    finite = true_on_every_rank(finite.float(), run.ddp)
     if not finite:  # a step's one host sync: whether to skip must be known before backward
         return None
     micro_batches = run.config.optim.accumulate
@@ -672,15 +533,9 @@ def open_run(config: TrainConfig, *, resume: Path | str | None = None) -> Run:
     """The run `train` steps, opened and (with `resume` = a checkpoint path or "latest")
     restored; it writes nothing, so `rwsr train --dry-run` opens its runs the same way."""
     run_dir = config.output_dir / config.name
-    resume_path = (
-        latest_checkpoint(run_dir) if resume == "latest" else (Path(resume) if resume else None)
-    )
-    if resume_path is None and resume != "latest" and latest_checkpoint(run_dir) is not None:
-        # refused before set-up, which reads every data set and weight file
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass --resume to continue it or pick"
-            " another name"
-        )
+    # refused (a run folder with checkpoints, no --resume) before set-up, which reads every
+    # data set and weight file
+    resume_path = checkpoint_to_resume(run_dir, resume)
     read_log(run_dir / "log.jsonl")  # a log the run cannot continue stops it before set-up
     chosen_loggers(config)  # so does a logger set true whose package is not installed
     run = setup(config)
@@ -780,7 +635,5 @@ def train(config: TrainConfig, *, resume: Path | str | None = None, progress: bo
     if log is not None:
         log.close()
         plot_curves(log.path, run.run_dir / "curves.png")
-    if run.ddp.world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+    close_distributed(run.ddp)
     return run.run_dir

@@ -1,8 +1,9 @@
 """Validation during training: the tiled upscaler on a held-out set, then the paper's metrics.
 
-Conventions: PSNR and SSIM on RGB, 0-255, border crop validation.crop_border (4, as the
-reported tables), mean over images; LPIPS AlexNet v0.1 on [-1, 1] inputs, same border crop,
-mean over images.
+The metrics are `rwsr evaluate`'s (its Scorer, rwsr.eval.scorer), so a validation score and
+an evaluation of the same weights on the same pairs are the same number: PSNR and SSIM on
+RGB, 0-255, border crop validation.crop_border (4, as the reported tables); LPIPS AlexNet
+v0.1 on [-1, 1] inputs, same border crop; each the mean over the images.
 
 Everything validation needs (the pairs, the LPIPS backbone) is opened when the Validator is
 made, before the first training step, so a missing file stops a run at once, not hours in.
@@ -21,13 +22,15 @@ from torch import nn
 
 from rwsr.data.datasets import load_pairs
 from rwsr.eval.regions import Box
+from rwsr.eval.scorer import MetricSettings, Scorer
 from rwsr.imageio import read_image
-from rwsr.metrics.psnr_ssim import psnr, ssim
 from rwsr.train.config import ValidationConfig
 from rwsr.upscale.engine import Upscaler
 
 # How `rwsr train` names a local AlexNet file, and how a run does without LPIPS.
 LPIPS_OPTIONS = ("validation.lpips_backbone=PATH", ", or train without it: validation.lpips=false")
+# The training log's names of the Scorer's values (validation scores RGB only).
+LOG_NAMES = {"psnr_rgb": "psnr", "ssim_rgb": "ssim", "lpips": "lpips"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,16 @@ class Validator:
         self.pairs = pairs[: config.max_images] if config.max_images else pairs
         self.config = config
         self.device = device
-        self.lpips = None
-        if config.lpips:
-            from rwsr.metrics.lpips import LPIPS  # imports torchvision's models: only when used
-
-            self.lpips = LPIPS(backbone=config.lpips_backbone, device=device, options=LPIPS_OPTIONS)
+        settings = MetricSettings(
+            scale=self.pairs[0].scale,
+            crop_border=config.crop_border,
+            metrics=("psnr", "ssim", "lpips") if config.lpips else ("psnr", "ssim"),
+            channels=("rgb",),
+            lpips_net="alex",
+            lpips_backbone=config.lpips_backbone,
+            device=str(device),
+        )
+        self.scorer = Scorer(settings, lpips_options=LPIPS_OPTIONS)
 
     def __call__(self, generator: nn.Module) -> Validation:
         """Mean PSNR/SSIM (and LPIPS) of `generator` (a copy: it is moved and frozen), and
@@ -84,7 +92,7 @@ class Validator:
         upscaler = Upscaler(
             generator, device=str(self.device), precision="fp32", tile=self.config.tile
         )
-        scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "lpips": []}
+        scores: dict[str, list[float]] = {}
         crops = []
         for index, pair in enumerate(self.pairs):
             lr = read_image(pair.lr)
@@ -92,11 +100,7 @@ class Validator:
             hr = read_image(pair.hr)
             if index < self.config.images:
                 crops.append(centred_crops(pair.name, lr, sr, hr, self.config.image_crop))
-            scores["psnr"].append(float(psnr(sr, hr, crop_border=self.config.crop_border)))
-            scores["ssim"].append(float(ssim(sr, hr, crop_border=self.config.crop_border)))
-            if self.lpips is not None:
-                scores["lpips"].append(
-                    float(self.lpips(sr, hr, crop_border=self.config.crop_border))
-                )
-        means = {name: float(np.mean(values)) for name, values in scores.items() if values}
+            for key, value in self.scorer.score(sr, hr).items():
+                scores.setdefault(LOG_NAMES[key], []).append(value)
+        means = {name: float(np.mean(values)) for name, values in scores.items()}
         return Validation(scores=means, crops=crops)

@@ -1,11 +1,13 @@
 """The tiling upscaler: any image size on any device, seamless, memory-bounded.
 
-The whole image never goes to the device: tiles are cut on the host and travel in their own
-sample type (one byte a sample for 8-bit images), in batches of same-size tiles. Everything
-after the network happens where it ran: a tile's output is clamped there, blended into the
-float accumulators of the current band of tile rows (only that band exists), and each
-finished band is rounded to the output's sample type before it is copied to the host. A
-single-tile image skips the blending (its weights are all 1). On a GPU the host waits for
+The whole image never goes to the device: tiles are cut on the host, each in a window with
+the model's context around it (model_context; whatever the tile size, so small tiles are as
+seamless as large ones), and travel in their own sample type (one byte a sample for 8-bit
+images), in batches of same-size windows. Everything after the network happens where it
+ran: a tile's output is cut from its window's and clamped there, blended into the float
+accumulators of the current band of tile rows (only that band exists), and each finished
+band is rounded to the output's sample type before it is copied to the host. A single-tile
+image skips the blending (its weights are all 1). On a GPU the host waits for
 the device twice a band (the band's non-finite check, the copy back), never per tile.
 Out-of-memory on the device halves the tiles per forward, then the tile size, and starts
 again; a tile that comes out NaN/Inf in bf16/fp16 is recomputed in fp32, and NaN/Inf in fp32
@@ -35,10 +37,17 @@ from rwsr.device import resolve_device, resolve_precision
 from rwsr.errors import CheckpointError, ConfigError, InputError
 from rwsr.models.catalog import generator_scale
 from rwsr.models.foreign import SpandrelConfig, supported_precision
+from rwsr.sample_types import convert
 from rwsr.upscale.fusion import fuse_activations
-from rwsr.upscale.tiling import axis_spans, ramp_weights
+from rwsr.upscale.tiling import axis_spans, context_window, padded_extent, ramp_weights
 
 DEFAULT_OVERLAP = 32
+# With the model's context around every tile, neighbours agree to a grey level or so where they
+# meet (59.4-60.1 dB for overlaps of 0-16 px, tile 64, City100 021L), and the blend only hides
+# that: a small overlap keeps the CPU's 320 px windows from recomputing more per seam (2000x1500
+# in them: 2.7x the pixels of the photo through the model with 32 px, 2.2x with 8; 1.4x before
+# tiles had a context, at 34.9-40.1 dB against one tile at --tile 64).
+CONTEXT_OVERLAP = 8
 DEFAULT_MAX_PIXELS = 100_000_000
 MIN_TILE = 32
 # A side shorter than this is mirrored out to it before the model sees it: the network's zero
@@ -47,6 +56,23 @@ MIN_TILE = 32
 # inside their photo, 16 px of mirrored context gives 45-47 dB on 1x1 to 8x8 crops and a
 # 1x64 strip (21-44 dB without); 32 or 64 px give 1-4 dB less, as more of it is invented.
 MIN_CONTEXT = 16
+# Input pixels of the picture around every tile, whatever its size (model_context): a tile's
+# output is computed from its window and only the tile's part kept. x4plus's receptive field
+# spans hundreds of pixels, but its output depends mostly on the nearest few dozen. Measured
+# with experiments/tile_context.py (x4plus, --tile 64, fp32, 8-bit RGB against one tile):
+#   context                       0 (overlap alone)  16      24      32      40
+#   sample.png (045L) 240x160     34.9               41.8    46.3    51.0    53.3 dB
+#   City100 021H 160x160          40.1               54.3    58.6    63.3    66.3 dB
+# 32 px only just clears 50 dB on the blurry sample photo (and 32 px tiles of a 160x16 strip
+# of it: 51.0 dB); 40 px keeps 3-7 dB above it (53.3 dB; the strip 57.4 dB with 32 px and
+# 60.1 dB with 64 px tiles). The small rrdb-l1-camerasr-x1 and rwsr-edl-camerasr-x1 (retired
+# from the zoo; tests/fixtures/models) give identical 8-bit output from 16 px on (59-60 dB
+# with the overlap alone, City100 021L).
+TILE_CONTEXT = 40
+# A pixel-unshuffle model runs its trunk on u x u blocks, so it sees u times as far in input
+# pixels: rwsr-edl-camerasr-unshuffle4-x1 gave 38.3 / 46.6 / 55.2 dB with 0 / 32 / 64 px (its
+# windows on the untiled block grid; City100 021L 300x256, --tile 64). 16 trunk pixels.
+UNSHUFFLED_CONTEXT = 16
 # Peak activation memory per input pixel of the x4 RRDB/EDL generator, measured on the CPU
 # (benchmarks/bench_upscale.py prints it): ~14 KB in fp32, ~7 KB in bf16; rounded up.
 BYTES_PER_PIXEL = {torch.float32: 16_384, torch.bfloat16: 8_192, torch.float16: 8_192}
@@ -104,8 +130,11 @@ class Upscaler:
     """Upscales arrays with a generator (an rwsr model with `.config`), which the upscaler takes
     over (moved to the device, frozen, eval mode): pass a copy of a model you still train.
 
-    tile: input tile size in pixels, None = chosen from free memory; tile_overlap: input
-    pixels shared by neighbouring tiles, None = 32 but at most a quarter of the tile;
+    tile: input tile size in pixels, None = chosen from free memory; each tile is computed
+    with tile_context pixels of the picture around it (None = the model's, model_context),
+    whatever its size, and only its own output kept; tile_overlap: input pixels shared by
+    neighbouring tiles, over which their outputs are blended, None = 32 but at most a quarter
+    of the tile;
     tile_batch: tiles per forward, None = on CUDA as many as fit in free memory beside the
     band and under the element bound, elsewhere 1 (on the CPU a batch is not faster);
     precision: auto/fp32/bf16/fp16; device: auto/cpu/cuda[:N]/mps; max_pixels: larger inputs
@@ -124,6 +153,7 @@ class Upscaler:
         precision: str = "auto",
         tile: int | None = None,
         tile_overlap: int | None = None,
+        tile_context: int | None = None,
         tile_batch: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         compile_model: bool = False,
@@ -150,10 +180,13 @@ class Upscaler:
                 f"--tile-overlap must be >= 0 and less than half the tile size, got {tile_overlap}"
                 + (f" for --tile {tile}" if tile is not None else "")
             )
+        if tile_context is not None and tile_context < 0:
+            raise InputError(f"tile_context must be >= 0, but got {tile_context}")
         if tile_batch is not None and tile_batch < 1:
             raise InputError(f"tile_batch must be at least 1, but got {tile_batch}")
         self.tile = tile
         self.tile_overlap = tile_overlap
+        self.tile_context = model_context(model) if tile_context is None else tile_context
         self.tile_batch = tile_batch
         self.max_pixels = max_pixels
         self.model_name = model_name
@@ -235,7 +268,7 @@ class Upscaler:
         result = self._upscale_rgb(rgb, work_dtype, on_tile)
         if out_size != result.shape[:2]:
             result = _resize(result, out_size)
-        result = _convert(result, image.dtype)
+        result = convert(result, image.dtype)
         if channels == 1:
             gray = cv2.cvtColor(result, cv2.COLOR_RGB2GRAY)
             return gray if image.ndim == 2 else gray[:, :, None]
@@ -264,15 +297,17 @@ class Upscaler:
     # ------------------------------------------------------------------ tiles
 
     def auto_tile(self) -> int:
-        """Largest tile whose activations fit in the free memory (half on the host, 70% on a
-        GPU) and whose widest activation stays under MAX_TENSOR_ELEMENTS, capped where larger
-        tiles stop being faster."""
+        """Largest tile whose window (the tile and its context) has activations that fit in
+        the free memory (half on the host, 70% on a GPU) and a widest activation under
+        MAX_TENSOR_ELEMENTS, the window capped where larger ones stop being faster."""
         side = int(
             math.sqrt(self._free_memory() / (BYTES_PER_PIXEL[self.dtype] * self.scale**2 / 16))
         )
         indexable = int(math.sqrt(MAX_TENSOR_ELEMENTS / self._widest)) // self.scale
-        side = min(side, indexable - self._multiple)  # _upload may pad to a multiple
-        return max(MIN_TILE * 2, min(MAX_AUTO_TILE[self.device.type], side // 8 * 8))
+        window = min(MAX_AUTO_TILE[self.device.type], min(side, indexable) // 8 * 8)
+        # context_window makes this tile's window exactly `window` (a multiple of 8, so of the
+        # pixel-unshuffle factor too): the tile, its context and up to a block less one.
+        return max(MIN_TILE * 2, window - 2 * self.tile_context - (self._multiple - 1))
 
     def _free_memory(self) -> float:
         """Bytes the activations may use: 70% of a GPU's free memory (the blocks PyTorch keeps
@@ -284,21 +319,20 @@ class Upscaler:
             return (torch.cuda.mem_get_info(self.device)[0] + cached) * 0.7
         return psutil.virtual_memory().available * 0.5
 
-    def _tiles_per_forward(self, tile_height: int, tile_width: int, output_width: int) -> int:
-        """`tile_batch`, or on CUDA as many tiles of this size as fit in free memory beside
-        the band's accumulators (two tile rows high at most) with the widest activation of the
-        batch under MAX_TENSOR_ELEMENTS; 1 elsewhere."""
+    def _tiles_per_forward(self, window_height: int, window_width: int, output_width: int) -> int:
+        """`tile_batch`, or on CUDA as many tile windows of this size as fit in free memory
+        beside the band's accumulators (counted two windows high, more than the two tile rows
+        they hold at most) with the widest activation of the batch under MAX_TENSOR_ELEMENTS;
+        1 elsewhere."""
         if self.tile_batch is not None:
             return self.tile_batch
         if self.device.type != "cuda":
             return 1
-        padded = (tile_height + sum(self._padding(tile_height))) * (
-            tile_width + sum(self._padding(tile_width))
-        )
-        per_tile = BYTES_PER_PIXEL[self.dtype] * padded * self.scale**2 / 16
-        band = BAND_BYTES_PER_PIXEL * 2 * tile_height * self.scale * output_width
+        pixels = window_height * window_width
+        per_tile = BYTES_PER_PIXEL[self.dtype] * pixels * self.scale**2 / 16
+        band = BAND_BYTES_PER_PIXEL * 2 * window_height * self.scale * output_width
         by_memory = int((self._free_memory() - band) // per_tile)
-        by_index = MAX_TENSOR_ELEMENTS // (self._widest * padded * self.scale**2)
+        by_index = MAX_TENSOR_ELEMENTS // (self._widest * pixels * self.scale**2)
         return max(1, min(by_memory, by_index))
 
     def _upscale_rgb(
@@ -309,10 +343,12 @@ class Upscaler:
         height, width = rgb.shape[:2]
         while True:
             # Batches stay within a tile row, whose tiles share one band of accumulators.
-            row_tiles = len(axis_spans(width, tile, self._overlap(tile)))
-            fitting = self._tiles_per_forward(
-                min(height, tile), min(width, tile), width * self.scale
-            )
+            overlap = self._overlap(tile)
+            rows = axis_spans(height, tile, overlap, self.tile_context)
+            cols = axis_spans(width, tile, overlap, self.tile_context)
+            row_tiles = len(cols)
+            (y0, y1), (x0, x1) = self._window(rows[0], height), self._window(cols[0], width)
+            fitting = self._tiles_per_forward(y1 - y0, x1 - x0, width * self.scale)
             batch = min(fitting, row_tiles, most_tiles or row_tiles)
             try:
                 return self._tiled(rgb, tile, batch, out_dtype, on_tile)
@@ -341,8 +377,9 @@ class Upscaler:
     ) -> np.ndarray:
         height, width = rgb.shape[:2]
         s = self.scale
-        overlap = self._overlap(tile)
-        rows, cols = axis_spans(height, tile, overlap), axis_spans(width, tile, overlap)
+        overlap, context = self._overlap(tile), self.tile_context
+        rows = axis_spans(height, tile, overlap, context)
+        cols = axis_spans(width, tile, overlap, context)
         output = np.empty((height * s, width * s, 3), dtype=out_dtype)
         host_output = torch.from_numpy(output)
         total = len(rows) * len(cols)
@@ -396,9 +433,11 @@ class Upscaler:
         return output
 
     def _overlap(self, tile: int) -> int:
-        """Default: 32 px, but at most a quarter of the tile (small tiles, OOM retries)."""
+        """Default: 8 px with a tile context (32 px without), but at most a quarter of the
+        tile (small tiles, OOM retries)."""
         if self.tile_overlap is None:
-            return min(DEFAULT_OVERLAP, tile // 4)
+            default = CONTEXT_OVERLAP if self.tile_context else DEFAULT_OVERLAP
+            return min(default, tile // 4)
         return min(self.tile_overlap, tile // 2 - 1)
 
     def _on_device(self, weights: np.ndarray) -> torch.Tensor:
@@ -408,41 +447,54 @@ class Upscaler:
         self, rgb: np.ndarray, row: Span, cols: list[Span], batch: int
     ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """(column index, 3xHxW output in [0, 1], finite flag) of each tile in tile row `row`,
-        `batch` tiles per forward. Outputs and flags stay on the device: nothing here waits."""
-        y0, y1 = row
+        each computed from its context window, `batch` windows per forward. Outputs and flags
+        stay on the device: nothing here waits."""
+        height, width = rgb.shape[:2]
+        row_window = self._window(row, height)
+        windows = [self._window(col, width) for col in cols]
         for start in range(0, len(cols), batch):
-            group = cols[start : start + batch]
-            x = self._upload([rgb[y0:y1, x0:x1] for x0, x1 in group])
-            outputs, finite = self._forward(x, y1 - y0, group[0][1] - group[0][0])
-            for offset in range(len(group)):
-                yield start + offset, outputs[offset], finite[offset]
+            group = windows[start : start + batch]  # all one size (context_window)
+            y, finite = self._forward(self._upload([self._cut(rgb, row_window, w) for w in group]))
+            for offset, window in enumerate(group):
+                index = start + offset
+                tile_out = self._tile_of(y[offset], (row_window, window), (row, cols[index]))
+                yield index, tile_out, finite[offset]
 
-    def _upload(self, tiles: list[np.ndarray]) -> torch.Tensor:
-        """Same-size HxWx3 host tiles as an Nx3xHxW float32 batch in [0, 1] on the device,
-        mirrored out to the model's minimum context. Samples travel in their own type (1 byte
-        each for 8-bit images) and are divided by their peak on the device, as `_convert` does
-        on the host; on CUDA from pinned memory, so the host goes on while they travel."""
-        height, width = tiles[0].shape[:2]
-        (top, bottom), (left, right) = self._padding(height), self._padding(width)
-        if top or bottom or left or right:
-            tiles = [
-                np.pad(tile, ((top, bottom), (left, right), (0, 0)), mode="reflect")
-                for tile in tiles
-            ]
-        stacked = torch.from_numpy(np.stack(tiles))
+    def _window(self, span: Span, length: int) -> Span:
+        """The input pixels a tile's output is computed from along one axis: context_window
+        within the axis as the model sees it in one piece (mirrored out to MIN_CONTEXT and to
+        the pixel-unshuffle factor, evenly on both sides)."""
+        extent = padded_extent(length, MIN_CONTEXT, self._multiple)
+        return context_window(span, length, extent, self.tile_context, self._multiple)
+
+    def _cut(self, rgb: np.ndarray, rows: Span, cols: Span) -> np.ndarray:
+        """The pixels of a window, mirrored where it reaches beyond the picture (the picture's
+        own mirrored border, as the model sees it in one piece)."""
+        height, width = rgb.shape[:2]
+        (y0, y1), (x0, x1) = rows, cols
+        before, after = (max(-y0, 0), max(-x0, 0)), (max(y1 - height, 0), max(x1 - width, 0))
+        inside = rgb[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
+        if not any(before + after):
+            return inside
+        pad = ((before[0], after[0]), (before[1], after[1]), (0, 0))
+        return np.pad(inside, pad, mode="reflect")
+
+    def _upload(self, windows: list[np.ndarray]) -> torch.Tensor:
+        """Same-size HxWx3 host windows as an Nx3xHxW float32 batch in [0, 1] on the device.
+        Samples travel in their own type (1 byte each for 8-bit images) and are divided by
+        their peak on the device, as `convert` does on the host; on CUDA from pinned memory,
+        so the host goes on while they travel."""
+        stacked = torch.from_numpy(np.stack(windows))
         if self.device.type == "cuda":
             stacked = stacked.pin_memory()
         x = stacked.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
-        if tiles[0].dtype.kind == "u":
-            x /= np.iinfo(tiles[0].dtype).max
+        if windows[0].dtype.kind == "u":
+            x /= np.iinfo(windows[0].dtype).max
         return x.contiguous(memory_format=self._memory_format)
 
-    def _forward(
-        self, x: torch.Tensor, height: int, width: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The fast model's outputs of a batch, cut to the tiles' `height` x `width` (without
-        their mirrored context) and clamped to [0, 1], and per tile whether its output was
-        finite. Both stay on the device."""
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fast model's outputs of a batch of windows, and per window whether its output
+        was finite. Both stay on the device."""
         if self.dtype == torch.float32:
             y = self._run(x)
         else:
@@ -451,8 +503,7 @@ class Upscaler:
         # A sum is NaN/Inf where any value is (or where finite ones overflow float32, which
         # only broken weights make): on 2 CPU threads 6x (1200x800 output) to 15x (5760x5760)
         # faster than isfinite(y).all(), which took 49 ms and 0.7 s there.
-        finite = torch.isfinite(y.sum(dim=(1, 2, 3)))
-        return self._crop(y, height, width), finite
+        return y, torch.isfinite(y.sum(dim=(1, 2, 3)))
 
     def _exact_tile(self, rgb: np.ndarray, row: Span, col: Span) -> torch.Tensor:
         """The fp32 model's 3xHxW output of a tile whose output was not finite; in fp32 (the
@@ -461,28 +512,32 @@ class Upscaler:
             warnings.warn(
                 "non-finite values in a low-precision tile; recomputed in fp32", stacklevel=6
             )
-            (y0, y1), (x0, x1) = row, col
-            y = self._exact(self._upload([rgb[y0:y1, x0:x1]]))
+            height, width = rgb.shape[:2]
+            windows = (self._window(row, height), self._window(col, width))
+            y = self._exact(self._upload([self._cut(rgb, *windows)]))
             if torch.isfinite(y.sum()):
-                return self._crop(y, y1 - y0, x1 - x0)[0]
+                return self._tile_of(y[0], windows, (row, col))
         raise CheckpointError(
             f"{self.model_name}: the model outputs NaN/Inf even in fp32; its weights"
             " are broken (NaN/Inf or overflowing), use another checkpoint"
         )
 
-    def _crop(self, y: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """Model outputs without the mirrored context `_upload` added, clamped to [0, 1]."""
+    def _tile_of(
+        self, window_out: torch.Tensor, windows: tuple[Span, Span], tile: tuple[Span, Span]
+    ) -> torch.Tensor:
+        """The output of a tile (rows, columns) within the 3xHxW output of its windows (rows,
+        columns), clamped to [0, 1]."""
         s = self.scale
-        top, left = self._padding(height)[0], self._padding(width)[0]
-        return y[..., top * s : (top + height) * s, left * s : (left + width) * s].clamp(0, 1)
+        ((wy0, _), (wx0, _)), ((y0, y1), (x0, x1)) = windows, tile
+        rows = slice((y0 - wy0) * s, (y1 - wy0) * s)
+        return window_out[:, rows, (x0 - wx0) * s : (x1 - wx0) * s].clamp(0, 1)
 
-    def _padding(self, size: int) -> tuple[int, int]:
-        """Mirrored pixels before and after an axis of `size`: up to MIN_CONTEXT (see there)
-        and a multiple of what pixel-unshuffle models need, split evenly so the picture sits
-        in the middle of its context."""
-        padded = max(size, MIN_CONTEXT)
-        padded += -padded % self._multiple
-        return (padded - size) // 2, padded - size - (padded - size) // 2
+
+def model_context(model: nn.Module) -> int:
+    """Input pixels of the picture a tile of `model` needs around it: TILE_CONTEXT, or for a
+    pixel-unshuffle model UNSHUFFLED_CONTEXT of its trunk's pixels where that is more."""
+    rrdb = getattr(model.config, "rrdb", model.config)
+    return max(TILE_CONTEXT, UNSHUFFLED_CONTEXT * getattr(rrdb, "input_unshuffle", 1))
 
 
 def check_outscale(outscale: float | None) -> None:
@@ -513,27 +568,14 @@ def _blend_into(
 
 
 def _to_samples(image: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
-    """Float [0, 1] samples in `dtype` on their device: `_convert`'s float32 operations in its
-    order, so that the CPU gives its bits (rint and torch.round both round half to even)."""
+    """Float [0, 1] samples in `dtype` on their device: sample_types.convert's float32
+    operations in its order, so that the CPU gives its bits (rint and torch.round both round
+    half to even)."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return image.clamp(0.0, 1.0)
     peak = np.iinfo(dtype).max
     return (image * peak).round_().clamp_(0, peak).to(SAMPLE_TYPES[dtype])
-
-
-def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Between uint8/uint16/float [0, 1] representations, rounding to nearest."""
-    dtype = np.dtype(dtype)
-    if image.dtype == dtype:
-        return image
-    source = image.astype(np.float32)
-    if image.dtype.kind == "u":
-        source /= np.iinfo(image.dtype).max
-    if dtype.kind == "f":
-        return np.clip(source, 0.0, 1.0).astype(dtype)
-    peak = np.iinfo(dtype).max
-    return np.clip(np.rint(source * peak), 0, peak).astype(dtype)
 
 
 def _resize(
@@ -556,11 +598,11 @@ def _bleed_colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     alpha-weighted mean colour of the smallest box around it that holds visible pixels;
     visible and semi-transparent pixels keep their colour.
     """
-    a = _convert(alpha, np.dtype(np.float32))[:, :, None]
+    a = convert(alpha, np.dtype(np.float32))[:, :, None]
     todo = a[:, :, 0] <= 0
     if not todo.any():
         return rgb
-    colour = _convert(rgb, np.dtype(np.float32))
+    colour = convert(rgb, np.dtype(np.float32))
     weighted = colour * a
     result = colour.copy()
     radius = 1
@@ -572,4 +614,4 @@ def _bleed_colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         result[found] = blur_colour[found] / blur_alpha[found][:, None]
         todo &= ~found
         radius *= 2
-    return _convert(result, rgb.dtype)
+    return convert(result, rgb.dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from rwsr.data.imresize import imresize
 from rwsr.data.ngdc.auxiliary import NgdcConfig, run_ngdc
 from rwsr.data.ngdc.bank import open_bank
 from rwsr.data.ngdc.cati import NoiseSamplingConfig
-from rwsr.errors import ConfigError
+from rwsr.errors import ConfigError, InputError
 from rwsr.imageio import read_image, write_image
 
 CONFIG = NgdcConfig(sampling=NoiseSamplingConfig(patch=32, percentile=25))
@@ -119,6 +120,33 @@ def test_rerun_with_other_settings_is_refused(sets: tuple[Path, Path], tmp_path:
     other = CONFIG.model_copy(update={"min_in_cati": 3})
     with pytest.raises(ConfigError, match="min_in_cati: 1 -> 3"):
         run_ngdc(target, aux, tmp_path / "out", config=other, progress=False)
+
+
+def test_result_says_what_was_kept_and_what_failed(sets: tuple[Path, Path], tmp_path: Path) -> None:
+    """The line `rwsr ngdc` prints after OUT, and one error per unreadable image, from the
+    result itself."""
+    target, aux = sets
+    (aux / "broken.png").write_bytes(b"not a PNG")
+    result = run_ngdc(target, aux, tmp_path / "out", config=CONFIG, progress=False)
+    assert result.line() == (
+        "3 target and 2 of 7 auxiliary images kept; 5 pairs written, 0 already done, 0 failed; "
+        f"{result.bank_patches} bank patches"
+    )
+    (error,) = result.errors
+    assert "broken.png" in error and not result.ok
+    again = run_ngdc(target, aux, tmp_path / "out", config=CONFIG, progress=False)
+    resumed = f"5 already done, 0 failed; {result.bank_patches} bank patches (resumed)"
+    assert again.line().endswith(f"0 pairs written, {resumed}")
+
+
+def test_unusable_output_folder_is_refused_before_any_scan_in_python(
+    sets: tuple[Path, Path], unusable_output: tuple[Path, str]
+) -> None:
+    target, aux = sets
+    out, problem = unusable_output
+    with pytest.raises(InputError, match=re.escape(problem)) as error:
+        run_ngdc(target, aux, out, config=CONFIG, progress=False)
+    assert str(error.value).startswith(f"-o {out}: ")
 
 
 def test_cli_runs_algorithm_one(sets: tuple[Path, Path], tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ from rwsr.data.pairs import (
 )
 from rwsr.data.parallel import WorkerPool
 from rwsr.errors import ConfigError
+from rwsr.outputs import check_output_dir
 
 AUX_PREFIX = "aux_"
 SOURCE_MODE = "source"
@@ -95,8 +96,31 @@ class NgdcResult:
     target_pairs: list[ImagePair] = field(default_factory=list)
 
     @property
+    def errors(self) -> list[str]:
+        """Why an image could not be read or a pair not be made; one message each."""
+        failed = [record.reason for record in self.records if record.status == "failed"]
+        return failed + [message for _, message in self.pairs.failed]
+
+    @property
     def ok(self) -> bool:
-        return self.pairs.ok and not any(r.status == "failed" for r in self.records)
+        return not self.errors
+
+    def line(self) -> str:
+        """What was kept and written, in one line (`rwsr ngdc` prints it after OUT)."""
+        kept = {
+            role: sum(1 for r in self.records if r.role == role and r.status == "kept")
+            for role in ("target", "aux")
+        }
+        total_aux = sum(1 for r in self.records if r.role == "aux")
+        if self.mode == REAL_PAIR_MODE:
+            targets = f"{len(self.target_pairs)} target pairs used in place (CATI from their LR)"
+        else:
+            targets = f"{kept['target']} target"
+        return (
+            f"{targets} and {kept['aux']} of {total_aux} auxiliary images kept; "
+            f"{self.pairs.line()}; {self.bank_patches} bank patches"
+            + (" (resumed)" if self.resumed else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -197,6 +221,7 @@ def run_ngdc(
     None = a folder of source images (Algorithm 1 as written).
     """
     start = time.perf_counter()
+    check_output_dir(out_dir, option="-o")  # before any scan: its work would be lost at the end
     config = config or NgdcConfig()
     target_dir, aux_dir, out_dir = Path(target_dir), Path(aux_dir), Path(out_dir)
     sampling = config.sampling
