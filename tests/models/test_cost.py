@@ -66,25 +66,38 @@ def test_every_zoo_entry_carries_its_counted_cost_and_size() -> None:
             assert faster.scale == entry.scale
             assert faster.flops_per_pixel < entry.flops_per_pixel / 10
     assert zoo_entry(DEFAULT_MODEL).cpu_speed is not None  # the reference the others scale from
-    assert zoo_entry("realesr-general-x4v3").cpu_speed is None  # placeholder: not measured yet
+    compact = zoo_entry("realesr-general-x4v3").cpu_speed
+    assert compact is not None and compact.machine == zoo_entry(DEFAULT_MODEL).cpu_speed.machine
 
 
 def test_a_long_run_names_a_faster_model_and_never_a_short_one() -> None:
-    long = estimate_run(DEFAULT_MODEL, RRDBNetConfig(), megapixels=1.0)
-    assert long is not None and long.seconds == pytest.approx(278.0)
-    assert long.seconds_per_megapixel == 278.0 and long.basis.startswith("measured 2026-12-04")
+    reference = zoo_entry(DEFAULT_MODEL).cpu_speed.seconds_per_megapixel
+    measured = zoo_entry("realesr-general-x4v3").cpu_speed.seconds_per_megapixel
+    long = estimate_run(DEFAULT_MODEL, RRDBNetConfig(), megapixels=2.0)
+    assert long is not None and long.seconds == pytest.approx(2 * reference)
+    assert long.seconds_per_megapixel == reference and long.basis.startswith("measured 2026-12-04")
     assert long.advice == (
-        "a faster model: --model realesr-general-x4v3 would take about 19 s"
-        " (15x faster, estimated from FLOPs)"
+        f"a faster model: --model realesr-general-x4v3 would take about {2 * measured:.0f} s"
+        f" ({reference / measured:.0f}x faster)"  # both measured: no "estimated from FLOPs"
+        f"; quality: {zoo_entry(DEFAULT_MODEL).faster.quality}"
     )
-    line = estimate_line(long, 1.0)
-    assert line.startswith("estimated time: 5 min for 1.00 MP of input at 278 s/MP (measured")
-    short = estimate_run(DEFAULT_MODEL, RRDBNetConfig(), megapixels=LONG_RUN_SECONDS / 278 * 0.9)
+    line = estimate_line(long, 2.0)
+    assert line.startswith(
+        f"estimated time: {2 * reference / 60:.0f} min for 2.00 MP of input at"
+        f" {reference:.0f} s/MP (measured"
+    )
+    short = estimate_run(
+        DEFAULT_MODEL, RRDBNetConfig(), megapixels=LONG_RUN_SECONDS / reference * 0.9
+    )
     assert short is not None and short.advice is None
     compact = estimate_run("realesr-general-x4v3", CompactConfig(), megapixels=20.0)
     assert compact is not None and compact.advice is None  # nothing faster at x4
-    assert compact.seconds == pytest.approx(20 * 278 * 2_418_048 / 35_853_696)
-    assert compact.basis.startswith("not measured: estimated from FLOPs")
+    assert compact.seconds == pytest.approx(20 * measured)
+    assert compact.basis.startswith("measured 2026-12-04")
+    # A model without a measurement is estimated from the reference by its FLOPs.
+    x2 = estimate_run("realesrgan-x2plus", RRDBNetConfig(scale=2), megapixels=1.0)
+    assert x2 is not None and x2.basis.startswith("not measured: estimated from FLOPs")
+    assert x2.seconds == pytest.approx(reference * 8_966_016 / 35_853_696)
 
 
 def test_a_measured_quality_difference_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +114,8 @@ def test_files_are_estimated_from_their_flops_and_spandrel_models_not_at_all() -
     config = RRDBNetConfig(nf=32, nb=2, gc=16)
     estimate = estimate_run("my_model.pth", config, megapixels=2.0)
     assert estimate is not None and estimate.advice is None
-    assert estimate.seconds == pytest.approx(2 * 278 * flops_per_pixel(config) / 35_853_696)
+    reference = zoo_entry(DEFAULT_MODEL).cpu_speed.seconds_per_megapixel
+    assert estimate.seconds == pytest.approx(2 * reference * flops_per_pixel(config) / 35_853_696)
     spandrel = SpandrelConfig(
         architecture="SwinIR",
         scale=2,
@@ -122,8 +136,16 @@ def test_upscale_tells_the_estimate_and_a_faster_model_but_runs_the_one_asked_fo
     monkeypatch.setattr("rwsr.models.cost.input_megapixels", lambda paths: 1.0)  # a 1 MP photo
     result = CliRunner().invoke(app, ["upscale", str(image), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert "estimated time: 5 min for 1.00 MP of input at 278 s/MP (measured" in result.output
-    assert "--model realesr-general-x4v3 would take about 19 s (15x faster" in result.output
+    reference = zoo_entry(DEFAULT_MODEL).cpu_speed.seconds_per_megapixel  # over 2 min a MP
+    measured = zoo_entry("realesr-general-x4v3").cpu_speed.seconds_per_megapixel
+    assert (
+        f"estimated time: {reference / 60:.0f} min for 1.00 MP of input at {reference:.0f} s/MP"
+        " (measured" in result.output
+    )
+    assert (
+        f"--model realesr-general-x4v3 would take about {measured:.0f} s"
+        f" ({reference / measured:.0f}x faster" in result.output
+    )
     assert "realesrgan-x4plus (rrdbnet): x4 on cpu" in result.output
     assert (tmp_path / "out" / "small_x4.png").is_file()
 
@@ -149,8 +171,10 @@ def test_the_zoo_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     rows = {line.split()[0]: line for line in lines[1 : 1 + len(ZOO)]}
     assert set(rows) == {entry.name for entry in ZOO}
     x4plus = re.split(r"\s{2,}", rows[DEFAULT_MODEL])
-    assert x4plus[:5] == [f"{DEFAULT_MODEL} (default)", "x4", "33.5 MB", "bundled", "278 s/MP"]
+    assert x4plus[:5] == [f"{DEFAULT_MODEL} (default)", "x4", "33.5 MB", "bundled", "128 s/MP"]
     compact = re.split(r"\s{2,}", rows["realesr-general-x4v3"])
-    assert compact[1:5] == ["x4", "2.4 MB", "made on first use", "~19 s/MP (not measured)"]
+    assert compact[1:5] == ["x4", "2.4 MB", "made on first use", "7 s/MP"]
     assert compact[5].startswith("BSD-3-Clause")
-    assert "measured 2026-12-04 on 2 AMD EPYC cores" in result.output
+    x2plus = re.split(r"\s{2,}", rows["realesrgan-x2plus"])
+    assert x2plus[4] == "~32 s/MP (not measured)"  # 128 s/MP scaled by FLOPs
+    assert "measured 2026-12-04 on 2 Intel Xeon cores" in result.output

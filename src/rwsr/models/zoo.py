@@ -114,11 +114,14 @@ _UPSCAYL_MODELS = (
 _RRDBNET_X4_FLOPS = 35_853_696  # 23 RRDBs, 64 features, growth 32: ~36 MFLOP per input pixel
 _FASTER_X4 = FasterModel("realesr-general-x4v3", quality=None)
 # The default model's measured CPU speed: models not measured are estimated from it by FLOPs.
+# Both measured in one run (`benchmarks/bench_upscale.py --compact --precision fp32`, best of 3
+# alternating rounds): realesr-general-x4v3 17.75x as fast. An earlier run on 2 AMD EPYC cores
+# (AVX2, no AMX) gave 278 s/MP for this model (16.7 s): laptops without AVX-512 sit nearer that.
 REFERENCE_SPEED = CpuSpeed(
-    278.0,
+    128.0,
     date="2026-12-04",
-    machine="2 AMD EPYC cores (AVX2, no AMX), fp32",
-    how="rwsr's engine, 16.7 s for a 300x200 photo (0.06 MP) at x4",
+    machine="2 Intel Xeon cores (AVX-512, AMX unused), fp32",
+    how="rwsr's engine, 7.68 s for a 300x200 photo (0.06 MP) at x4",
 )
 
 ZOO: tuple[ZooEntry, ...] = (
@@ -146,7 +149,14 @@ ZOO: tuple[ZooEntry, ...] = (
         flops_per_pixel=_RRDBNET_X4_FLOPS,
         cpu_speed=REFERENCE_SPEED,
         bundled=True,
-        faster=_FASTER_X4,
+        faster=FasterModel(
+            "realesr-general-x4v3",
+            # experiments/distill_x4plus.py, City100 LR 091-100 centre crops (results/distill_x4plus)
+            quality=(
+                "less sharp (25.0 dB PSNR and LPIPS 0.25 from this model's output, NIQE 6.7"
+                " against its 4.1, on held-out City100 phone photos)"
+            ),
+        ),
     ),
     ZooEntry(
         name="impressionism-df2k-x4",
@@ -210,7 +220,12 @@ ZOO: tuple[ZooEntry, ...] = (
         sha256="d467d14b8d1912cde646cee5bc6f8b8e5abf5d46ca200aa0a305551e986cf9e2",
         size_bytes=2_434_888,
         flops_per_pixel=2_418_048,
-        cpu_speed=None,  # placeholder: not measured yet (benchmarks/bench_upscale.py --compact)
+        cpu_speed=CpuSpeed(
+            7.2,
+            date="2026-12-04",
+            machine="2 Intel Xeon cores (AVX-512, AMX unused), fp32",
+            how="rwsr's engine, 0.43 s for a 300x200 photo at x4 (ncnn's CPU engine: 0.57 s)",
+        ),
         downloads=(
             Download(
                 f"{_UPSCAYL_MODELS}/RealESRGAN_General_x4_v3.param",
