@@ -20,6 +20,9 @@ CITY100_CROPS = FIXTURES / "city100"
 # pass str(path) where a zoo name would go.
 RWSR_EDL_X1 = FIXTURES / "models" / "rwsr-edl-camerasr-x1.safetensors"  # 2 RRDBs + EDL head
 RRDB_L1_X1 = FIXTURES / "models" / "rrdb-l1-camerasr-x1.safetensors"  # 2 RRDBs, L1-trained
+# Upscayl's ncnn build of realesr-general-x4v3 (BSD-3-Clause weights), bytes as published:
+# the .param keeps its CRLF line endings (.gitattributes).
+COMPACT_NCNN = FIXTURES / "ncnn" / "realesr_general_x4v3"
 SHARED = Path(os.environ.get("RWSR_SHARED", REPO.parent / "shared"))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
+from shared_data import COMPACT_NCNN
 from spandrel.architectures.Compact import Compact
 from typer.testing import CliRunner
 
@@ -139,15 +140,14 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse)) if mse > 0 else float("inf")
 
 
-def test_tiles_are_seamless_with_the_real_compact_model(
-    ncnn_models: Path, photo_rgb: np.ndarray
-) -> None:
+def test_tiles_are_seamless_with_the_real_compact_model(photo_rgb: np.ndarray) -> None:
     """realesr-general-x4v3 sees 34 input pixels around each pixel (34 3x3 convolutions),
     fewer than the 40 px of the picture the engine computes every tile with: 64 px tiles
     match one tile to a few pixels one level off (109 dB in fp32), while tiles that neither
     overlap nor see their surroundings show their seams (42.5 dB)."""
-    folder = ncnn_models / "realesr_general_x4v3"
-    model = convert_ncnn(folder / "realesr-general-x4v3.param", folder / "realesr-general-x4v3.bin")
+    model = convert_ncnn(
+        COMPACT_NCNN / "realesr-general-x4v3.param", COMPACT_NCNN / "realesr-general-x4v3.bin"
+    )
     image = photo_rgb[:160, :160]
     whole = Upscaler(model, precision="fp32", tile=256).upscale(image)
     tiled = Upscaler(model, precision="fp32", tile=64).upscale(image)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from ncnn_files import write_compact_ncnn, write_rrdbnet_ncnn  # tests/models/ncnn_files.py
 from PIL import Image
+from shared_data import COMPACT_NCNN
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
@@ -229,14 +230,12 @@ def test_a_compact_graph_converts_through_the_cli(
     assert loaded.config == SMALL_COMPACT and isinstance(loaded.model, SRVGGNetCompact)
 
 
-def test_realesr_general_x4v3_agrees_with_the_ncnn_runtime(
-    ncnn_models: Path, photo_rgb: np.ndarray
-) -> None:
+def test_realesr_general_x4v3_agrees_with_the_ncnn_runtime(photo_rgb: np.ndarray) -> None:
     """The real files (Upscayl's build of realesr-general-x4v3) run by the ncnn wheel with its
     default CPU settings and by rwsr's converted network agree on a real photo."""
     ncnn = pytest.importorskip("ncnn")
-    folder = ncnn_models / "realesr_general_x4v3"
-    param, weights = folder / "realesr-general-x4v3.param", folder / "realesr-general-x4v3.bin"
+    param = COMPACT_NCNN / "realesr-general-x4v3.param"
+    weights = COMPACT_NCNN / "realesr-general-x4v3.bin"
     model = convert_ncnn(param, weights)
     assert model.config == CompactConfig()
     assert sum(p.numel() for p in model.parameters()) == 1_213_296

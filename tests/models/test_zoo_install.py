@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from ncnn_files import write_compact_ncnn  # tests/models/ncnn_files.py
+from shared_data import COMPACT_NCNN
 from typer.testing import CliRunner
 
 from rwsr.cli.main import app
@@ -32,21 +33,23 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.fixture
-def shared_files(ncnn_models: Path) -> tuple[Path, Path]:
-    """Upscayl's realesr-general-x4v3 .param (CRLF line endings) and .bin, from ../shared."""
-    folder = ncnn_models / "realesr_general_x4v3"
-    return folder / "realesr-general-x4v3.param", folder / "realesr-general-x4v3.bin"
+def published_files() -> tuple[Path, Path]:
+    """Upscayl's realesr-general-x4v3 .param (CRLF line endings) and .bin (test fixtures)."""
+    return (
+        COMPACT_NCNN / "realesr-general-x4v3.param",
+        COMPACT_NCNN / "realesr-general-x4v3.bin",
+    )
 
 
 def test_the_compact_entry_is_made_from_its_pinned_downloads(
-    shared_files: tuple[Path, Path], cache: Path, tmp_path: Path
+    published_files: tuple[Path, Path], cache: Path, tmp_path: Path
 ) -> None:
-    """The pinned files are ../shared's bytes (the .param with git's LF line endings); made
+    """The pinned files are the fixture's bytes (the .param with git's LF line endings); made
     from them through the download code (file:// URLs), the file has the pinned hash."""
     entry = zoo_entry(COMPACT)
     server = tmp_path / "server"
     server.mkdir()
-    param, weights = shared_files
+    param, weights = published_files
     published = (param.read_bytes().replace(b"\r\n", b"\n"), weights.read_bytes())
     local = []
     for download, data in zip(entry.downloads, published):
@@ -66,11 +69,11 @@ def test_the_compact_entry_is_made_from_its_pinned_downloads(
     assert [p.name for p in cache.iterdir()] == [path.name]  # no leftovers
 
 
-def test_installed_offline_from_the_shared_files(
-    shared_files: tuple[Path, Path], cache: Path
+def test_installed_offline_from_the_published_files(
+    published_files: tuple[Path, Path], cache: Path
 ) -> None:
     """Other names, CRLF line endings, any order: the same file as a download makes."""
-    param, weights = shared_files
+    param, weights = published_files
     result = CliRunner().invoke(app, ["models", "install", COMPACT, str(weights), str(param)])
     assert result.exit_code == 0, result.output
     path = cache / "realesr-general-x4v3.safetensors"
