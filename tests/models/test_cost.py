@@ -15,13 +15,23 @@ from typer.testing import CliRunner
 from rwsr.cli.main import app
 from rwsr.imageio import write_image
 from rwsr.models import zoo
+from rwsr.models.catalog import build_model
 from rwsr.models.checkpoint import load_model
 from rwsr.models.compact import CompactConfig
-from rwsr.models.cost import LONG_RUN_SECONDS, estimate_line, estimate_run, flops_per_pixel
+from rwsr.models.cost import (
+    LONG_RUN_SECONDS,
+    RunSize,
+    estimate_line,
+    estimate_run,
+    flops_per_pixel,
+    run_size,
+)
 from rwsr.models.edl import RWSREDLConfig
 from rwsr.models.foreign import SpandrelConfig
 from rwsr.models.rrdbnet import RRDBNetConfig
 from rwsr.models.zoo import DEFAULT_MODEL, ZOO, FasterModel, weights_path, zoo_entry
+from rwsr.upscale.engine import CONTEXT_OVERLAP, TILE_CONTEXT, Upscaler
+from rwsr.upscale.tiling import axis_spans
 
 CONV3 = 9  # multiply-adds per input and output channel of a 3x3 convolution
 
@@ -133,7 +143,8 @@ def test_upscale_tells_the_estimate_and_a_faster_model_but_runs_the_one_asked_fo
 ) -> None:
     image = tmp_path / "small.png"
     write_image(image, (np.random.default_rng(0).random((12, 16, 3)) * 255).astype(np.uint8))
-    monkeypatch.setattr("rwsr.models.cost.input_megapixels", lambda paths: 1.0)  # a 1 MP photo
+    # A 1 MP photo in one tile.
+    monkeypatch.setattr("rwsr.models.cost.run_size", lambda paths, upscaler: RunSize(1.0, 1.0))
     result = CliRunner().invoke(app, ["upscale", str(image), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     reference = zoo_entry(DEFAULT_MODEL).cpu_speed.seconds_per_megapixel  # over 2 min a MP
@@ -151,13 +162,79 @@ def test_upscale_tells_the_estimate_and_a_faster_model_but_runs_the_one_asked_fo
 
 
 def test_the_estimate_counts_the_input_pixels(tmp_path: Path) -> None:
-    from rwsr.models.cost import input_megapixels
-
     for name, (height, width) in {"a.png": (100, 200), "b.png": (300, 400)}.items():
         write_image(tmp_path / name, np.zeros((height, width, 3), np.uint8))
     (tmp_path / "broken.png").write_bytes(b"not an image")
     paths = [tmp_path / "a.png", tmp_path / "b.png", tmp_path / "broken.png"]
-    assert input_megapixels(paths) == pytest.approx(0.14)
+    one_tile = Upscaler(build_model(RRDBNetConfig(nf=8, nb=1, gc=4)), tile=512)
+    assert run_size(paths, one_tile) == RunSize(pytest.approx(0.14), pytest.approx(0.14))
+
+
+def test_the_estimate_counts_the_tile_windows_the_network_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = {"photo.jpg": (4000, 3000), "small.png": (200, 100)}  # (width, height)
+    monkeypatch.setattr("rwsr.models.cost.image_size", lambda path: sizes[Path(path).name])
+    paths = [tmp_path / name for name in sizes]
+    # A fixed tile, counted by hand: 240 px tiles with 40 px of context are 320 px windows;
+    # 8 px overlap: ceil((4000 - 8) / 232) = 18 columns, ceil((3000 - 8) / 232) = 13 rows.
+    compact = build_model(CompactConfig())
+    size = run_size(paths, Upscaler(compact, device="cpu", precision="fp32", tile=240))
+    assert size.megapixels == pytest.approx(12.02)
+    assert size.network_megapixels == pytest.approx((18 * 13 * 320**2 + 200 * 100) / 1e6)
+    # The automatic tile: the windows of the spans axis_spans gives, each the tile and its
+    # context (smaller than the photo, so never cut to it).
+    upscaler = Upscaler(compact, device="cpu", precision="fp32")
+    tile = upscaler.auto_tile()
+    assert tile < 3000
+    rows = axis_spans(3000, tile, CONTEXT_OVERLAP, TILE_CONTEXT)
+    cols = axis_spans(4000, tile, CONTEXT_OVERLAP, TILE_CONTEXT)
+    windows = len(rows) * len(cols) * (tile + 2 * TILE_CONTEXT) ** 2
+    size = run_size(paths, upscaler)
+    assert size.network_megapixels == pytest.approx((windows + 200 * 100) / 1e6)
+    assert size.network_megapixels > 1.5 * size.megapixels
+    measured = zoo_entry("realesr-general-x4v3").cpu_speed.seconds_per_megapixel
+    estimate = estimate_run("realesr-general-x4v3", CompactConfig(), size.network_megapixels)
+    assert estimate is not None
+    assert estimate.seconds == pytest.approx((windows + 200 * 100) / 1e6 * measured)
+    assert estimate_line(estimate, size.megapixels, size.network_megapixels).startswith(
+        f"estimated time: {estimate.seconds / 60:.0f} min for 12.02 MP of input"
+        f" ({size.network_megapixels:.1f} MP through the network in tiles) at"
+        f" {measured:.0f} s/MP (measured"
+    )
+    # A photo of one tile goes through as it is: its estimate and line are unchanged.
+    small = run_size(paths[1:], upscaler)
+    assert small == RunSize(0.02, 0.02)
+    one = estimate_run("realesr-general-x4v3", CompactConfig(), small.network_megapixels)
+    assert one is not None and one.seconds == pytest.approx(0.02 * measured)
+    assert estimate_line(one, small.megapixels, small.network_megapixels) == estimate_line(
+        one, 0.02
+    )
+    assert " MP of input at " in estimate_line(one, 0.02)
+
+
+def test_upscale_estimates_a_tiled_photo_from_its_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "photo.png"
+    write_image(image, (np.random.default_rng(0).random((12, 16, 3)) * 255).astype(np.uint8))
+    # The header says 4000x3000 (the run upscales the small file itself).
+    monkeypatch.setattr("rwsr.models.cost.image_size", lambda path: (4000, 3000))
+    tile = Upscaler(build_model(CompactConfig()), device="cpu", precision="fp32").auto_tile()
+    rows = axis_spans(3000, tile, CONTEXT_OVERLAP, TILE_CONTEXT)
+    cols = axis_spans(4000, tile, CONTEXT_OVERLAP, TILE_CONTEXT)
+    network = len(rows) * len(cols) * (tile + 2 * TILE_CONTEXT) ** 2 / 1e6
+    result = CliRunner().invoke(app, ["upscale", str(image), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    reference = zoo_entry(DEFAULT_MODEL).cpu_speed.seconds_per_megapixel
+    assert (
+        f"for 12.00 MP of input ({network:.1f} MP through the network in tiles) at"
+        f" {reference:.0f} s/MP (measured" in result.output
+    )
+    measured = zoo_entry("realesr-general-x4v3").cpu_speed.seconds_per_megapixel
+    assert f"--model realesr-general-x4v3 would take about {network * measured / 60:.0f} min" in (
+        result.output
+    )
 
 
 def test_the_zoo_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -121,13 +121,18 @@ def upscale(
             err=True,
         )
         if upscaler.device.type == "cpu":
-            from rwsr.models.cost import estimate_line, estimate_run, input_megapixels
+            from rwsr.models.cost import estimate_line, estimate_run, run_size
 
             todo = [job.source for job in jobs if overwrite or not job.output.exists()]
-            megapixels = input_megapixels(todo)
-            estimate = estimate_run(model, loaded.config, megapixels) if megapixels else None
+            size = run_size(todo, upscaler)
+            estimate = (
+                estimate_run(model, loaded.config, size.network_megapixels)
+                if size.megapixels
+                else None
+            )
             if estimate is not None:
-                typer.echo(estimate_line(estimate, megapixels), err=True)
+                line = estimate_line(estimate, size.megapixels, size.network_megapixels)
+                typer.echo(line, err=True)
                 if estimate.advice:
                     typer.echo(estimate.advice, err=True)
     results = upscale_jobs(

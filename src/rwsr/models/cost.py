@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -19,6 +20,9 @@ from rwsr.imageio import image_size
 from rwsr.models.catalog import ModelConfig, build_model
 from rwsr.models.foreign import SpandrelConfig
 from rwsr.models.zoo import ZOO, cpu_seconds_per_megapixel, speed_basis, zoo_entry
+
+if TYPE_CHECKING:
+    from rwsr.upscale.engine import Upscaler
 
 # A run estimated longer than this gets one line naming a faster zoo model.
 LONG_RUN_SECONDS = 120.0
@@ -37,17 +41,30 @@ def flops_per_pixel(config: ModelConfig) -> int:
     return counter.get_total_flops() // _PROBE**2
 
 
-def input_megapixels(paths: Iterable[str | os.PathLike[str]]) -> float:
-    """Megapixels of the images at `paths`, from their headers; unreadable files count 0
-    (the run reports them)."""
-    total = 0
+def _image_sizes(paths: Iterable[str | os.PathLike[str]]) -> Iterable[tuple[int, int]]:
+    """(width, height) of the images at `paths`, from their headers; unreadable files are
+    left out (the run reports them)."""
     for path in paths:
         try:
-            width, height = image_size(path)
+            yield image_size(path)
         except InputError:
             continue
-        total += width * height
-    return total / 1e6
+
+
+@dataclass(frozen=True)
+class RunSize:
+    megapixels: float  # of the input images
+    # What the network runs on: a tiled image's tile windows (the tiles with their context,
+    # overlapping) hold more pixels than the image; a one-tile image counts its own.
+    network_megapixels: float
+
+
+def run_size(paths: Iterable[str | os.PathLike[str]], upscaler: Upscaler) -> RunSize:
+    """Input and network megapixels of upscaling the images at `paths` with `upscaler` (its
+    tiling, Upscaler.network_pixels); unreadable files count 0 (the run reports them)."""
+    sizes = list(_image_sizes(paths))
+    network = sum(upscaler.network_pixels(height, width) for width, height in sizes)
+    return RunSize(sum(width * height for width, height in sizes) / 1e6, network / 1e6)
 
 
 @dataclass(frozen=True)
@@ -59,8 +76,9 @@ class RunEstimate:
 
 
 def estimate_run(model: str, config: ModelConfig, megapixels: float) -> RunEstimate | None:
-    """CPU time of upscaling `megapixels` of input with `model` (a zoo name or a file whose
-    generator `config` describes); None where the cost is unknown (spandrel architectures)."""
+    """CPU time of running `megapixels` through `model` (a zoo name or a file whose generator
+    `config` describes): for a tiled image the network megapixels of its windows (run_size);
+    None where the cost is unknown (spandrel architectures)."""
     names = {entry.name for entry in ZOO}
     entry = zoo_entry(model) if model in names else None
     if entry is not None:
@@ -86,11 +104,20 @@ def estimate_run(model: str, config: ModelConfig, megapixels: float) -> RunEstim
     return RunEstimate(seconds, per_megapixel, speed_basis(speed), advice)
 
 
-def estimate_line(estimate: RunEstimate, megapixels: float) -> str:
-    """The line `rwsr upscale` prints before a CPU run."""
+def estimate_line(
+    estimate: RunEstimate, megapixels: float, network_megapixels: float | None = None
+) -> str:
+    """The line `rwsr upscale` prints before a CPU run: `megapixels` of input, and where tiles
+    send more through the network, its `network_megapixels` (what the time is counted from)."""
+    tiles = (
+        f" ({network_megapixels:.1f} MP through the network in tiles)"
+        if network_megapixels is not None and network_megapixels > megapixels
+        else ""
+    )
     return (
         f"estimated time: {format_duration(estimate.seconds)} for {megapixels:.2f} MP of input"
-        f" at {estimate.seconds_per_megapixel:.0f} s/MP ({estimate.basis}; other CPUs differ)"
+        f"{tiles} at {estimate.seconds_per_megapixel:.0f} s/MP ({estimate.basis}; other CPUs"
+        " differ)"
     )
 
 

@@ -309,6 +309,21 @@ class Upscaler:
         # pixel-unshuffle factor too): the tile, its context and up to a block less one.
         return max(MIN_TILE * 2, window - 2 * self.tile_context - (self._multiple - 1))
 
+    def network_pixels(self, height: int, width: int) -> int:
+        """Input pixels the network runs on for a `height` x `width` image at the tile size a
+        call would start with (`tile`, else auto_tile): the summed areas of its tiles' context
+        windows, as _tiled cuts them; an image of one tile counts its own pixels."""
+        tile = self.tile or self.auto_tile()
+        overlap = self._overlap(tile)
+        rows = axis_spans(height, tile, overlap, self.tile_context)
+        cols = axis_spans(width, tile, overlap, self.tile_context)
+        if len(rows) * len(cols) == 1:
+            return height * width
+        # Every window is a tile row's window by a tile column's: the sum factors.
+        window_rows = sum(y1 - y0 for y0, y1 in (self._window(span, height) for span in rows))
+        window_cols = sum(x1 - x0 for x0, x1 in (self._window(span, width) for span in cols))
+        return window_rows * window_cols
+
     def _free_memory(self) -> float:
         """Bytes the activations may use: 70% of a GPU's free memory (the blocks PyTorch keeps
         cached for reuse count as free), else half of the host's available memory."""
