@@ -133,8 +133,8 @@ class Upscaler:
     tile: input tile size in pixels, None = chosen from free memory; each tile is computed
     with tile_context pixels of the picture around it (None = the model's, model_context),
     whatever its size, and only its own output kept; tile_overlap: input pixels shared by
-    neighbouring tiles, over which their outputs are blended, None = 32 but at most a quarter
-    of the tile;
+    neighbouring tiles, over which their outputs are blended, None = 8 with a tile context
+    (32 without) but at most a quarter of the tile;
     tile_batch: tiles per forward, None = on CUDA as many as fit in free memory beside the
     band and under the element bound, elsewhere 1 (on the CPU a batch is not faster);
     precision: auto/fp32/bf16/fp16; device: auto/cpu/cuda[:N]/mps; max_pixels: larger inputs
@@ -313,10 +313,7 @@ class Upscaler:
         """Input pixels the network runs on for a `height` x `width` image at the tile size a
         call would start with (`tile`, else auto_tile): the summed areas of its tiles' context
         windows, as _tiled cuts them; an image of one tile counts its own pixels."""
-        tile = self.tile or self.auto_tile()
-        overlap = self._overlap(tile)
-        rows = axis_spans(height, tile, overlap, self.tile_context)
-        cols = axis_spans(width, tile, overlap, self.tile_context)
+        _, rows, cols = self._spans(height, width, self.tile or self.auto_tile())
         if len(rows) * len(cols) == 1:
             return height * width
         # Every window is a tile row's window by a tile column's: the sum factors.
@@ -358,9 +355,7 @@ class Upscaler:
         height, width = rgb.shape[:2]
         while True:
             # Batches stay within a tile row, whose tiles share one band of accumulators.
-            overlap = self._overlap(tile)
-            rows = axis_spans(height, tile, overlap, self.tile_context)
-            cols = axis_spans(width, tile, overlap, self.tile_context)
+            _, rows, cols = self._spans(height, width, tile)
             row_tiles = len(cols)
             (y0, y1), (x0, x1) = self._window(rows[0], height), self._window(cols[0], width)
             fitting = self._tiles_per_forward(y1 - y0, x1 - x0, width * self.scale)
@@ -392,9 +387,7 @@ class Upscaler:
     ) -> np.ndarray:
         height, width = rgb.shape[:2]
         s = self.scale
-        overlap, context = self._overlap(tile), self.tile_context
-        rows = axis_spans(height, tile, overlap, context)
-        cols = axis_spans(width, tile, overlap, context)
+        overlap, rows, cols = self._spans(height, width, tile)
         output = np.empty((height * s, width * s, 3), dtype=out_dtype)
         host_output = torch.from_numpy(output)
         total = len(rows) * len(cols)
@@ -446,6 +439,16 @@ class Upscaler:
             host_output[band_top:final_bottom].copy_(finished)
             acc, weight, band_top = acc[count:], weight[count:], final_bottom
         return output
+
+    def _spans(
+        self, height: int, width: int, tile: int
+    ) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+        """The overlap, and the tile rows and columns of a `height` x `width` image: one tiling
+        decision for the upscale, its batch size and the network-pixel count."""
+        overlap = self._overlap(tile)
+        rows = axis_spans(height, tile, overlap, self.tile_context)
+        cols = axis_spans(width, tile, overlap, self.tile_context)
+        return overlap, rows, cols
 
     def _overlap(self, tile: int) -> int:
         """Default: 8 px with a tile context (32 px without), but at most a quarter of the
